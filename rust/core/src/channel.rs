@@ -1,0 +1,353 @@
+//! One data channel: the handle the binding wraps, and the task that feeds it.
+//!
+//! A per-channel pump task reads webrtc-rs events and fills a bounded inbox; the game thread
+//! takes packets out with [`Channel::get_packet`]. When the inbox is full the pump waits, which
+//! stops webrtc-rs from reading the channel, so SCTP flow control pushes back on the sender:
+//! a peer cannot make us buffer without bound, and nothing reliable is dropped.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Instant;
+
+use bytes::BytesMut;
+use tokio::sync::Notify;
+use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelMessage};
+use webrtc::peer_connection::{PeerConnection, RTCStatsReportEntry, StatsSelector};
+
+use crate::config::MAX_MESSAGE_SIZE;
+use crate::error::{Error, Result};
+use crate::options::{ChannelOptions, UNSET};
+use crate::runtime;
+use crate::state::{ChannelState, StateCell};
+
+/// The inbox holds at most this many bytes (one message always fits)...
+const INBOX_MAX_BYTES: usize = 4 * 1024 * 1024;
+/// ...and at most this many messages.
+const INBOX_MAX_PACKETS: usize = 65_536;
+
+/// `WebRTCDataChannel.WriteMode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteMode {
+    Text,
+    #[default]
+    Binary,
+}
+
+/// State shared between the handle and its pump task.
+#[derive(Default)]
+struct Inbox {
+    packets: VecDeque<RTCDataChannelMessage>,
+    bytes: usize,
+}
+
+pub(crate) struct ChannelShared {
+    inbox: Mutex<Inbox>,
+    /// Mirror of `inbox.packets.len()`, so the per-frame count needs no lock.
+    available: AtomicUsize,
+    state: StateCell<ChannelState>,
+    /// SCTP stream id, or [`UNSET`] until the transport assigns one.
+    id: AtomicU32,
+    /// Signalled when the game takes a packet, to wake a pump waiting for inbox room.
+    room: Notify,
+}
+
+impl ChannelShared {
+    fn new(state: ChannelState, id: Option<u16>) -> Self {
+        Self {
+            inbox: Mutex::new(Inbox::default()),
+            available: AtomicUsize::new(0),
+            state: StateCell::new(state),
+            id: AtomicU32::new(id.map_or(UNSET as u32, u32::from)),
+            room: Notify::new(),
+        }
+    }
+
+    fn inbox(&self) -> MutexGuard<'_, Inbox> {
+        self.inbox
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Marks the channel closed from the connection side (the connection itself went away).
+    pub(crate) fn mark_closed(&self) {
+        self.state.set(ChannelState::Closed);
+    }
+
+    /// Queues a message, waiting while the inbox is full.
+    async fn deliver(&self, message: RTCDataChannelMessage) {
+        loop {
+            let room = self.room.notified();
+            {
+                let mut inbox = self.inbox();
+                let fits = inbox.packets.is_empty()
+                    || (inbox.bytes + message.data.len() <= INBOX_MAX_BYTES
+                        && inbox.packets.len() < INBOX_MAX_PACKETS);
+                if fits {
+                    inbox.bytes += message.data.len();
+                    inbox.packets.push_back(message);
+                    self.available.store(inbox.packets.len(), Ordering::Release);
+                    return;
+                }
+            }
+            // Nobody will read a closing channel's backlog: drop instead of stalling the pump.
+            if self.state.get() != ChannelState::Open {
+                return;
+            }
+            room.await;
+        }
+    }
+}
+
+/// What the channel was created with; fixed for its lifetime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelInfo {
+    pub label: String,
+    pub protocol: String,
+    pub ordered: bool,
+    pub negotiated: bool,
+    pub max_retransmits: Option<u16>,
+    pub max_packet_life_time: Option<u16>,
+}
+
+/// A data channel as Godot sees it. Owned by the binding's `WebRTCDataChannel` object.
+pub struct Channel {
+    dc: Arc<dyn DataChannel>,
+    shared: Arc<ChannelShared>,
+    info: ChannelInfo,
+    write_mode: WriteMode,
+    /// The packet last returned by [`Channel::get_packet`]; Godot reads it through a raw
+    /// pointer until the next call, so it must live here.
+    current: Option<RTCDataChannelMessage>,
+}
+
+impl Channel {
+    /// Wraps a channel we created, and starts its pump.
+    pub(crate) fn local(
+        dc: Arc<dyn DataChannel>,
+        label: &str,
+        options: &ChannelOptions,
+        pc: Weak<dyn PeerConnection>,
+    ) -> Self {
+        let info = ChannelInfo {
+            label: label.to_owned(),
+            protocol: options.protocol.clone(),
+            ordered: options.ordered,
+            negotiated: options.negotiated_id.is_some(),
+            max_retransmits: options.max_retransmits,
+            max_packet_life_time: options.max_packet_life_time,
+        };
+        Self::start(
+            dc,
+            info,
+            ChannelState::Connecting,
+            options.negotiated_id,
+            pc,
+        )
+    }
+
+    /// Wraps a channel the remote side opened. webrtc-rs announces those once they are open.
+    pub(crate) async fn remote(dc: Arc<dyn DataChannel>, pc: Weak<dyn PeerConnection>) -> Self {
+        let info = ChannelInfo {
+            label: dc.label().await.unwrap_or_default(),
+            protocol: dc.protocol().await.unwrap_or_default(),
+            ordered: dc.ordered().await.unwrap_or(true),
+            negotiated: dc.negotiated().await.unwrap_or(false),
+            max_retransmits: dc.max_retransmits().await.ok().flatten(),
+            max_packet_life_time: dc.max_packet_life_time().await.ok().flatten(),
+        };
+        Self::start(dc, info, ChannelState::Open, None, pc)
+    }
+
+    fn start(
+        dc: Arc<dyn DataChannel>,
+        info: ChannelInfo,
+        state: ChannelState,
+        id: Option<u16>,
+        pc: Weak<dyn PeerConnection>,
+    ) -> Self {
+        let shared = Arc::new(ChannelShared::new(state, id));
+        if let Ok(handle) = runtime::handle() {
+            handle.spawn(pump(dc.clone(), Arc::downgrade(&shared), pc));
+        }
+        Self {
+            dc,
+            shared,
+            info,
+            write_mode: WriteMode::default(),
+            current: None,
+        }
+    }
+
+    pub(crate) fn shared(&self) -> Weak<ChannelShared> {
+        Arc::downgrade(&self.shared)
+    }
+
+    pub fn info(&self) -> &ChannelInfo {
+        &self.info
+    }
+
+    pub fn get_ready_state(&self) -> ChannelState {
+        self.shared.state.get()
+    }
+
+    /// SCTP stream id, or 65535 until it is known (in-band channels learn it on open).
+    pub fn get_id(&self) -> i32 {
+        self.shared.id.load(Ordering::Acquire) as i32
+    }
+
+    pub fn get_write_mode(&self) -> WriteMode {
+        self.write_mode
+    }
+
+    pub fn set_write_mode(&mut self, mode: WriteMode) {
+        self.write_mode = mode;
+    }
+
+    /// Lock-free: the engine's multiplayer peer asks this for every channel every frame.
+    pub fn get_available_packet_count(&self) -> usize {
+        self.shared.available.load(Ordering::Acquire)
+    }
+
+    /// Whether the packet last returned by [`Self::get_packet`] was sent as text.
+    pub fn was_string_packet(&self) -> bool {
+        self.current.as_ref().is_some_and(|packet| packet.is_string)
+    }
+
+    /// Takes the next packet. The slice stays valid until the next call.
+    pub fn get_packet(&mut self) -> Result<&[u8]> {
+        let next = {
+            let mut inbox = self.shared.inbox();
+            let next = inbox.packets.pop_front();
+            if let Some(packet) = &next {
+                inbox.bytes -= packet.data.len();
+            }
+            self.shared
+                .available
+                .store(inbox.packets.len(), Ordering::Release);
+            next
+        };
+        let Some(packet) = next else {
+            return Err(Error::unavailable("no packet available"));
+        };
+        self.shared.room.notify_one();
+        Ok(&self.current.insert(packet).data)
+    }
+
+    /// Sends a copy of `data` as text or binary, following the write mode.
+    pub fn put_packet(&mut self, data: &[u8]) -> Result<()> {
+        if self.get_ready_state() != ChannelState::Open {
+            return Err(Error::unavailable(format!(
+                "channel '{}' is not open",
+                self.info.label
+            )));
+        }
+        if data.len() > MAX_MESSAGE_SIZE {
+            return Err(Error::invalid(format!(
+                "packet of {} bytes exceeds the maximum message size of {MAX_MESSAGE_SIZE} bytes",
+                data.len()
+            )));
+        }
+        // The non-blocking sends: a full buffer is reported, never waited on in the game thread.
+        let sent = match self.write_mode {
+            WriteMode::Binary => runtime::block_on(self.dc.try_send(BytesMut::from(data)))?,
+            WriteMode::Text => {
+                let text = std::str::from_utf8(data).map_err(|_| {
+                    Error::invalid("text write mode needs UTF-8 data; use binary mode for bytes")
+                })?;
+                runtime::block_on(self.dc.try_send_text(text))?
+            }
+        };
+        sent.map_err(|err| match err {
+            webrtc::error::Error::ErrSendBufferFull => Error::Busy(format!(
+                "send buffer of channel '{}' is full; wait for get_buffered_amount() to drop",
+                self.info.label
+            )),
+            err => Error::failed(&format!("cannot send on '{}'", self.info.label), err),
+        })
+    }
+
+    /// Bytes queued for sending that the peer has not yet acknowledged.
+    pub fn get_buffered_amount(&self) -> usize {
+        if self.get_ready_state() == ChannelState::Closed {
+            return 0;
+        }
+        runtime::block_on(self.dc.outstanding_bytes())
+            .ok()
+            .and_then(|amount| amount.ok())
+            .unwrap_or(0)
+    }
+
+    /// Starts a graceful close; the state moves to CLOSING now and CLOSED once SCTP confirms.
+    pub fn close(&mut self) {
+        if matches!(
+            self.get_ready_state(),
+            ChannelState::Closing | ChannelState::Closed
+        ) {
+            return;
+        }
+        self.shared.state.set(ChannelState::Closing);
+        let dc = self.dc.clone();
+        runtime::spawn_close(async move {
+            let _ = dc.close().await;
+        });
+    }
+}
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        self.close();
+        // Release a pump waiting for inbox room: nobody will read this inbox again.
+        self.shared.mark_closed();
+        self.shared.room.notify_one();
+    }
+}
+
+/// Moves webrtc-rs events for one channel into its shared state until the channel ends.
+async fn pump(dc: Arc<dyn DataChannel>, shared: Weak<ChannelShared>, pc: Weak<dyn PeerConnection>) {
+    while let Some(event) = dc.poll().await {
+        let Some(shared) = shared.upgrade() else {
+            break;
+        };
+        match event {
+            DataChannelEvent::OnOpen => {
+                // webrtc-rs reports a negotiated channel open before it has flushed the stream
+                // registration to SCTP; until the next driver wake-up a remote close (stream
+                // reset) for it is ignored. Setting the (default) threshold wakes the driver.
+                let _ = dc.set_buffered_amount_low_threshold(0).await;
+                if shared.id.load(Ordering::Acquire) == UNSET as u32 {
+                    if let Some(id) = stream_id(&pc, dc.id()).await {
+                        shared.id.store(u32::from(id), Ordering::Release);
+                    }
+                }
+                shared
+                    .state
+                    .set_unless(ChannelState::Open, ChannelState::Closed);
+            }
+            DataChannelEvent::OnMessage(message) => shared.deliver(message).await,
+            DataChannelEvent::OnClosing => shared
+                .state
+                .set_unless(ChannelState::Closing, ChannelState::Closed),
+            DataChannelEvent::OnClose => break,
+            _ => {}
+        }
+    }
+    if let Some(shared) = shared.upgrade() {
+        shared.mark_closed();
+        shared.room.notify_one();
+    }
+}
+
+/// Looks up the SCTP stream id of an in-band channel; webrtc-rs exposes it only in stats.
+async fn stream_id(pc: &Weak<dyn PeerConnection>, handle: usize) -> Option<u16> {
+    let pc = pc.upgrade()?;
+    let wanted = format!("RTCDataChannel_{handle}");
+    let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
+    let id = report.iter().find_map(|entry| match entry {
+        RTCStatsReportEntry::DataChannel(stats) if stats.stats.id == wanted => {
+            Some(stats.data_channel_identifier)
+        }
+        _ => None,
+    });
+    id
+}

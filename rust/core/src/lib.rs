@@ -1,0 +1,32 @@
+//! The Godot-free core of the plugin.
+//!
+//! How the pieces fit:
+//! - [`runtime`]: one shared tokio runtime (two workers) runs every connection.
+//! - [`peer::Peer`] and [`channel::Channel`] mirror Godot's `WebRTCPeerConnection` and
+//!   `WebRTCDataChannel` virtuals with synchronous methods. Network threads never call them
+//!   back: they update lock-free [`state`] cells and push [`peer::PeerEvent`]s, which the game
+//!   thread drains in `poll()`.
+//! - [`config`] and [`options`] validate the user's dictionaries (as [`value::Value`] trees)
+//!   and hold every Godot naming quirk; [`candidate`] does the same for candidate strings.
+//! - [`logging`] forwards webrtc-rs's log records to the host.
+//!
+//! Every fallible call returns [`Error`], which the binding maps to a Godot `Error` code.
+
+mod candidate;
+pub mod channel;
+pub mod config;
+pub mod error;
+pub mod logging;
+pub mod options;
+pub mod peer;
+pub mod runtime;
+pub mod state;
+pub mod value;
+
+pub use channel::{Channel, ChannelInfo, WriteMode};
+pub use config::PeerConfig;
+pub use error::{Error, Result};
+pub use options::ChannelOptions;
+pub use peer::{Peer, PeerEvent, SdpKind};
+pub use state::{ChannelState, ConnectionState, GatheringState, SignalingState};
+pub use value::Value;

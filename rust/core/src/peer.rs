@@ -1,0 +1,439 @@
+//! One peer connection as Godot sees it.
+//!
+//! [`Peer`] is owned by the binding's `WebRTCPeerConnection` object and called only from the
+//! game thread. webrtc-rs reports to a [`Handler`] on the runtime's threads, which only stores:
+//! it updates cached states and appends [`PeerEvent`]s to a queue. The game thread drains that
+//! queue in `poll()`, so every signal is emitted where GDScript expects it.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+
+use webrtc::data_channel::DataChannel;
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceCandidateInit,
+    RTCIceGatheringState, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
+};
+
+use crate::candidate::{self, Incoming};
+use crate::channel::{Channel, ChannelShared};
+use crate::config::PeerConfig;
+use crate::error::{Error, Result};
+use crate::options::ChannelOptions;
+use crate::runtime;
+use crate::state::{ConnectionState, GatheringState, SignalingState, StateCell};
+
+/// Candidates held until the remote description arrives; more is a misbehaving peer.
+const MAX_PENDING_CANDIDATES: usize = 256;
+
+/// Per-channel send buffer: sends beyond it fail with [`Error::Busy`] instead of growing
+/// without bound (Chromium uses the same 16 MiB cap).
+const SEND_BUFFER_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Whether a description is an offer or an answer, as Godot's `type` strings name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SdpKind {
+    Offer,
+    Answer,
+}
+
+impl SdpKind {
+    pub fn parse(kind: &str) -> Result<Self> {
+        match kind {
+            "offer" => Ok(Self::Offer),
+            "answer" => Ok(Self::Answer),
+            other => Err(Error::invalid(format!(
+                "session description type must be \"offer\" or \"answer\", got \"{other}\""
+            ))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Offer => "offer",
+            Self::Answer => "answer",
+        }
+    }
+
+    fn description(self, sdp: &str) -> Result<RTCSessionDescription> {
+        let parsed = match self {
+            Self::Offer => RTCSessionDescription::offer(sdp.to_owned()),
+            Self::Answer => RTCSessionDescription::answer(sdp.to_owned()),
+        };
+        parsed.map_err(|err| Error::invalid(format!("invalid {} SDP: {err}", self.as_str())))
+    }
+}
+
+/// Everything `poll()` turns into a Godot signal.
+pub enum PeerEvent {
+    /// `session_description_created(type, sdp)`.
+    SessionDescription { kind: SdpKind, sdp: String },
+    /// `ice_candidate_created(media, index, name)`.
+    IceCandidate {
+        media: String,
+        index: i32,
+        name: String,
+    },
+    /// `data_channel_received(channel)`: the remote side opened an in-band channel.
+    DataChannel(Channel),
+}
+
+/// What the handler shares with the game thread. One per underlying connection, so a late
+/// event from a closed connection can never reach its successor.
+struct PeerShared {
+    events: Mutex<VecDeque<PeerEvent>>,
+    connection: StateCell<ConnectionState>,
+    gathering: StateCell<GatheringState>,
+    /// Media id stamped on our candidates; taken from our local description.
+    local_mid: Mutex<String>,
+    /// Every channel of this connection, so `close()` can mark them closed at once.
+    channels: Mutex<Vec<Weak<ChannelShared>>>,
+    closed: AtomicBool,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl PeerShared {
+    fn new() -> Self {
+        Self {
+            events: Mutex::new(VecDeque::new()),
+            connection: StateCell::new(ConnectionState::New),
+            gathering: StateCell::new(GatheringState::New),
+            local_mid: Mutex::new(String::new()),
+            channels: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    fn push(&self, event: PeerEvent) {
+        if !self.closed.load(Ordering::Acquire) {
+            lock(&self.events).push_back(event);
+        }
+    }
+
+    fn track(&self, channel: &Channel) {
+        let mut channels = lock(&self.channels);
+        channels.retain(|weak| weak.strong_count() > 0);
+        channels.push(channel.shared());
+    }
+}
+
+/// Receives webrtc-rs callbacks on runtime threads. It only stores; it never calls Godot.
+struct Handler {
+    shared: Arc<PeerShared>,
+    pc: OnceLock<Weak<dyn PeerConnection>>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        let Ok(init) = event.candidate.to_json() else {
+            return;
+        };
+        if let Incoming::Candidate(name) = candidate::normalize(&init.candidate) {
+            let media = lock(&self.shared.local_mid).clone();
+            self.shared.push(PeerEvent::IceCandidate {
+                media,
+                index: 0,
+                name,
+            });
+        }
+    }
+
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        let state = match state {
+            RTCIceGatheringState::Gathering => GatheringState::Gathering,
+            RTCIceGatheringState::Complete => GatheringState::Complete,
+            _ => GatheringState::New,
+        };
+        self.shared.gathering.set(state);
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let state = match state {
+            RTCPeerConnectionState::New => ConnectionState::New,
+            RTCPeerConnectionState::Connecting => ConnectionState::Connecting,
+            RTCPeerConnectionState::Connected => ConnectionState::Connected,
+            RTCPeerConnectionState::Disconnected => ConnectionState::Disconnected,
+            RTCPeerConnectionState::Failed => ConnectionState::Failed,
+            RTCPeerConnectionState::Closed => ConnectionState::Closed,
+            _ => return,
+        };
+        self.shared
+            .connection
+            .set_unless(state, ConnectionState::Closed);
+    }
+
+    async fn on_data_channel(&self, dc: Arc<dyn DataChannel>) {
+        // Set right after the build, before any packet can arrive.
+        let Some(pc) = self.pc.get().cloned() else {
+            return;
+        };
+        let channel = Channel::remote(dc, pc).await;
+        self.shared.track(&channel);
+        self.shared.push(PeerEvent::DataChannel(channel));
+    }
+}
+
+/// The live webrtc-rs connection and the bookkeeping that belongs to it.
+struct Live {
+    pc: Arc<dyn PeerConnection>,
+    shared: Arc<PeerShared>,
+    /// Remote candidates that arrived before the remote description.
+    pending: Vec<RTCIceCandidateInit>,
+    has_remote: bool,
+}
+
+/// A WebRTC peer connection with Godot's synchronous API.
+pub struct Peer {
+    config: PeerConfig,
+    /// Built on first use, so `new()` costs nothing and `initialize()` can still change the config.
+    live: Option<Live>,
+    /// Present from construction so states and `poll()` work before anything is built.
+    shared: Arc<PeerShared>,
+    signaling: SignalingState,
+}
+
+impl Default for Peer {
+    fn default() -> Self {
+        Self::new(PeerConfig::default())
+    }
+}
+
+impl Peer {
+    pub fn new(config: PeerConfig) -> Self {
+        Self {
+            config,
+            live: None,
+            shared: Arc::new(PeerShared::new()),
+            signaling: SignalingState::Stable,
+        }
+    }
+
+    /// Closes any current connection and starts over with `config`, in STATE_NEW.
+    pub fn initialize(&mut self, config: PeerConfig) {
+        self.close();
+        *self = Self::new(config);
+    }
+
+    pub fn config(&self) -> &PeerConfig {
+        &self.config
+    }
+
+    pub fn get_connection_state(&self) -> ConnectionState {
+        self.shared.connection.get()
+    }
+
+    pub fn get_gathering_state(&self) -> GatheringState {
+        self.shared.gathering.get()
+    }
+
+    pub fn get_signaling_state(&self) -> SignalingState {
+        self.signaling
+    }
+
+    /// Events waiting for `poll()`. Read once per poll: events queued by signal handlers during
+    /// that poll wait for the next one, so a poll always ends.
+    pub fn pending_events(&self) -> usize {
+        lock(&self.shared.events).len()
+    }
+
+    /// Takes the next event. Called one at a time so a handler that closes the connection
+    /// stops the rest of the batch.
+    pub fn next_event(&mut self) -> Option<PeerEvent> {
+        lock(&self.shared.events).pop_front()
+    }
+
+    fn require_new(&self, what: &str) -> Result<()> {
+        match self.get_connection_state() {
+            ConnectionState::New => Ok(()),
+            state => Err(Error::unavailable(format!(
+                "{what} is only allowed in STATE_NEW (the connection is {state:?}); call initialize() to start over"
+            ))),
+        }
+    }
+
+    fn require_open(&self, what: &str) -> Result<()> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(Error::unavailable(format!(
+                "{what}: the connection is closed; call initialize() to start over"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The live connection, building it on first use.
+    fn live(&mut self) -> Result<&mut Live> {
+        if self.live.is_none() {
+            let handler = Arc::new(Handler {
+                shared: self.shared.clone(),
+                pc: OnceLock::new(),
+            });
+            let builder = PeerConnectionBuilder::new()
+                .with_configuration(self.config.rtc_configuration())
+                .with_setting_engine(self.config.setting_engine())
+                .with_data_channel_send_buffer_limit(SEND_BUFFER_LIMIT)
+                .with_handler(handler.clone())
+                .with_udp_addrs(self.config.udp_addrs());
+            let pc = runtime::block_on(builder.build())?
+                .map_err(|err| Error::failed("cannot create the peer connection", err))?;
+            let pc: Arc<dyn PeerConnection> = Arc::new(pc);
+            let _ = handler.pc.set(Arc::downgrade(&pc));
+            self.live = Some(Live {
+                pc,
+                shared: self.shared.clone(),
+                pending: Vec::new(),
+                has_remote: false,
+            });
+        }
+        self.live
+            .as_mut()
+            .ok_or_else(|| Error::failed("peer connection", "not built"))
+    }
+
+    /// Creates an offer; it arrives as a `SessionDescription` event on the next poll.
+    pub fn create_offer(&mut self) -> Result<()> {
+        self.require_new("create_offer()")?;
+        let live = self.live()?;
+        let pc = live.pc.clone();
+        let offer = runtime::block_on(pc.create_offer(None))?
+            .map_err(|err| Error::failed("cannot create an offer", err))?;
+        live.shared.push(PeerEvent::SessionDescription {
+            kind: SdpKind::Offer,
+            sdp: offer.sdp,
+        });
+        Ok(())
+    }
+
+    /// Applies the remote side's description. For an offer, the answer is created here and
+    /// arrives as a `SessionDescription` event, as Godot's other implementations do.
+    pub fn set_remote_description(&mut self, kind: SdpKind, sdp: &str) -> Result<()> {
+        self.require_open("set_remote_description()")?;
+        let description = kind.description(sdp)?;
+        let live = self.live()?;
+        let pc = live.pc.clone();
+        runtime::block_on(pc.set_remote_description(description))?
+            .map_err(|err| Error::invalid(format!("remote {} rejected: {err}", kind.as_str())))?;
+        live.has_remote = true;
+        for candidate in std::mem::take(&mut live.pending) {
+            if let Err(err) = runtime::block_on(pc.add_ice_candidate(candidate.clone()))? {
+                log::warn!(
+                    "queued ICE candidate '{}' rejected: {err}",
+                    candidate.candidate
+                );
+            }
+        }
+        self.signaling = match kind {
+            SdpKind::Offer => SignalingState::HaveRemoteOffer,
+            SdpKind::Answer => SignalingState::Stable,
+        };
+        if kind == SdpKind::Offer {
+            let answer = runtime::block_on(pc.create_answer(None))?
+                .map_err(|err| Error::failed("cannot create an answer", err))?;
+            self.shared.push(PeerEvent::SessionDescription {
+                kind: SdpKind::Answer,
+                sdp: answer.sdp,
+            });
+        }
+        Ok(())
+    }
+
+    /// Applies our own description (the one `poll()` handed out); ICE gathering starts here.
+    pub fn set_local_description(&mut self, kind: SdpKind, sdp: &str) -> Result<()> {
+        self.require_open("set_local_description()")?;
+        let description = kind.description(sdp)?;
+        let live = self.live()?;
+        *lock(&live.shared.local_mid) = candidate::first_mid(sdp).unwrap_or_else(|| "0".into());
+        let pc = live.pc.clone();
+        runtime::block_on(pc.set_local_description(description))?
+            .map_err(|err| Error::invalid(format!("local {} rejected: {err}", kind.as_str())))?;
+        self.signaling = match kind {
+            SdpKind::Offer => SignalingState::HaveLocalOffer,
+            SdpKind::Answer => SignalingState::Stable,
+        };
+        Ok(())
+    }
+
+    /// Adds a remote candidate, in any of the forms signaling code produces. Candidates that
+    /// arrive before the remote description are held and applied with it.
+    pub fn add_ice_candidate(&mut self, media: &str, index: i32, name: &str) -> Result<()> {
+        self.require_open("add_ice_candidate()")?;
+        let candidate = match candidate::normalize(name) {
+            Incoming::EndOfCandidates => return Ok(()),
+            Incoming::Candidate(candidate) => candidate,
+        };
+        if candidate::is_mdns(&candidate) && !self.config.mdns_enabled() {
+            log::debug!("mDNS is off: skipping '.local' candidate '{candidate}'");
+            return Ok(());
+        }
+        let body = candidate.trim_start_matches("candidate:");
+        if !candidate::is_mdns(&candidate) {
+            rtc::ice::candidate::unmarshal_candidate(body)
+                .map_err(|err| Error::invalid(format!("invalid ICE candidate '{name}': {err}")))?;
+        }
+        let init = RTCIceCandidateInit {
+            candidate,
+            sdp_mid: (!media.is_empty()).then(|| media.to_owned()),
+            sdp_mline_index: u16::try_from(index).ok(),
+            ..Default::default()
+        };
+        let live = self.live()?;
+        if !live.has_remote {
+            if live.pending.len() >= MAX_PENDING_CANDIDATES {
+                return Err(Error::unavailable(format!(
+                    "more than {MAX_PENDING_CANDIDATES} ICE candidates arrived before the remote description"
+                )));
+            }
+            live.pending.push(init);
+            return Ok(());
+        }
+        let pc = live.pc.clone();
+        runtime::block_on(pc.add_ice_candidate(init))?
+            .map_err(|err| Error::invalid(format!("ICE candidate '{name}' rejected: {err}")))
+    }
+
+    /// Creates a channel. Only allowed in STATE_NEW, before the offer, as in the engine's docs.
+    pub fn create_data_channel(
+        &mut self,
+        label: &str,
+        options: &ChannelOptions,
+    ) -> Result<Channel> {
+        self.require_new("create_data_channel()")?;
+        let live = self.live()?;
+        let pc = live.pc.clone();
+        let dc = runtime::block_on(pc.create_data_channel(label, Some(options.to_init())))?
+            .map_err(|err| Error::invalid(format!("cannot create channel '{label}': {err}")))?;
+        let channel = Channel::local(dc, label, options, Arc::downgrade(&pc));
+        live.shared.track(&channel);
+        Ok(channel)
+    }
+
+    /// Closes the connection without waiting: states read CLOSED at once, the goodbye to the
+    /// remote side is sent in the background.
+    pub fn close(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.connection.set(ConnectionState::Closed);
+        self.signaling = SignalingState::Closed;
+        lock(&self.shared.events).clear();
+        for channel in lock(&self.shared.channels).drain(..) {
+            if let Some(channel) = channel.upgrade() {
+                channel.mark_closed();
+            }
+        }
+        if let Some(live) = self.live.take() {
+            runtime::spawn_close(async move {
+                let _ = live.pc.close().await;
+            });
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

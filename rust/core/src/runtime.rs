@@ -1,0 +1,109 @@
+//! The one tokio runtime every peer shares.
+//!
+//! Godot calls arrive on the game's threads; webrtc-rs needs a tokio context. A small,
+//! fixed pool of worker threads serves every connection, so the thread count never grows with
+//! the number of peers. The runtime starts on first use and [`shutdown`] stops and joins it
+//! when the library unloads, so no thread outlives the extension's code.
+
+use std::future::Future;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use once_cell::sync::Lazy;
+use tokio::runtime::{Builder, Handle, Runtime};
+
+use crate::error::{Error, Result};
+
+/// Two workers: enough to keep sockets, DTLS and SCTP moving while the other core runs Godot.
+const WORKER_THREADS: usize = 2;
+
+static RUNTIME: Lazy<Mutex<RuntimeSlot>> = Lazy::new(|| Mutex::new(RuntimeSlot::Idle));
+
+/// Background closes still running; [`shutdown`] gives them a moment to say goodbye to peers.
+static CLOSING: Lazy<(Mutex<usize>, Condvar)> = Lazy::new(|| (Mutex::new(0), Condvar::new()));
+
+fn closing_count() -> std::sync::MutexGuard<'static, usize> {
+    CLOSING
+        .0
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+enum RuntimeSlot {
+    Idle,
+    Running(Runtime),
+    /// After [`shutdown`]: the library is unloading and must not start threads again.
+    Stopped,
+}
+
+/// The shared runtime's handle, starting the runtime on first use.
+pub fn handle() -> Result<Handle> {
+    let mut slot = RUNTIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let RuntimeSlot::Idle = *slot {
+        let runtime = Builder::new_multi_thread()
+            .worker_threads(WORKER_THREADS)
+            .thread_name("webrtc-rs")
+            .enable_all()
+            .build()
+            .map_err(|err| Error::failed("cannot start the WebRTC runtime", err))?;
+        *slot = RuntimeSlot::Running(runtime);
+    }
+    match &*slot {
+        RuntimeSlot::Running(runtime) => Ok(runtime.handle().clone()),
+        _ => Err(Error::unavailable("the WebRTC runtime has been shut down")),
+    }
+}
+
+/// Runs `future` to completion on the shared runtime, blocking the calling (Godot) thread.
+///
+/// Used only for calls that webrtc-rs answers from memory (descriptions, channel creation,
+/// sends), never for anything that waits on the network.
+pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output> {
+    Ok(handle()?.block_on(future))
+}
+
+/// Spawns a connection close that must not block the caller; [`shutdown`] waits for it briefly.
+pub(crate) fn spawn_close<F>(future: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let Ok(handle) = handle() else { return };
+    *closing_count() += 1;
+    handle.spawn(async move {
+        future.await;
+        *closing_count() -= 1;
+        CLOSING.1.notify_all();
+    });
+}
+
+/// Stops the runtime and joins its threads. Called when the library unloads.
+///
+/// Closes still in flight get up to `grace` to finish (so peers see a clean goodbye), then
+/// everything left is cancelled.
+pub fn shutdown(grace: Duration) {
+    let deadline = Instant::now() + grace;
+    let mut closing = closing_count();
+    while *closing > 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        closing = CLOSING
+            .1
+            .wait_timeout(closing, left)
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .0;
+    }
+    drop(closing);
+    let previous = {
+        let mut slot = RUNTIME
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        std::mem::replace(&mut *slot, RuntimeSlot::Stopped)
+    };
+    if let RuntimeSlot::Running(runtime) = previous {
+        runtime.shutdown_timeout(grace);
+    }
+}

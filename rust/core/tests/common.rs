@@ -1,0 +1,82 @@
+//! Two real peers over 127.0.0.1, signaled in-process the way a Godot game does it.
+
+use std::time::{Duration, Instant};
+
+use webrtc_godot_core::{Channel, Peer, PeerConfig, PeerEvent, Value};
+
+pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// A config that keeps every packet on loopback and sends no multicast.
+pub fn loopback_config() -> PeerConfig {
+    PeerConfig::parse(&[
+        (
+            Value::Str("bindAddresses".into()),
+            Value::Array(vec![Value::Str("127.0.0.1".into())]),
+        ),
+        (Value::Str("mdns".into()), Value::Bool(false)),
+    ])
+    .expect("loopback config is valid")
+}
+
+pub fn dict(entries: &[(&str, Value)]) -> Vec<(Value, Value)> {
+    entries
+        .iter()
+        .map(|(key, value)| (Value::Str((*key).into()), value.clone()))
+        .collect()
+}
+
+/// One side: its peer and the channels the remote opened towards it.
+pub struct Side {
+    pub peer: Peer,
+    pub received: Vec<Channel>,
+}
+
+impl Side {
+    pub fn new() -> Self {
+        Self {
+            peer: Peer::new(loopback_config()),
+            received: Vec::new(),
+        }
+    }
+}
+
+/// Moves one side's pending events to the other, exactly as `poll()` + signal handlers would.
+pub fn relay(from: &mut Side, to: &mut Side) {
+    for _ in 0..from.peer.pending_events() {
+        let Some(event) = from.peer.next_event() else {
+            break;
+        };
+        match event {
+            PeerEvent::SessionDescription { kind, sdp } => {
+                from.peer
+                    .set_local_description(kind, &sdp)
+                    .expect("local description");
+                to.peer
+                    .set_remote_description(kind, &sdp)
+                    .expect("remote description");
+            }
+            PeerEvent::IceCandidate { media, index, name } => {
+                to.peer
+                    .add_ice_candidate(&media, index, &name)
+                    .expect("candidate");
+            }
+            PeerEvent::DataChannel(channel) => from.received.push(channel),
+        }
+    }
+}
+
+/// Relays both ways until `done` holds; panics with `what` at the deadline.
+pub fn run_until(
+    a: &mut Side,
+    b: &mut Side,
+    what: &str,
+    mut done: impl FnMut(&mut Side, &mut Side) -> bool,
+) {
+    let start = Instant::now();
+    while !done(a, b) {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        relay(a, b);
+        relay(b, a);
+        std::thread::yield_now();
+    }
+}

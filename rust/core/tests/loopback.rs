@@ -1,0 +1,211 @@
+//! Core behaviour with two real peers on 127.0.0.1.
+
+mod common;
+
+use std::time::Instant;
+
+use common::{dict, run_until, Side};
+use webrtc_godot_core::{
+    Channel, ChannelOptions, ChannelState, ConnectionState, Error, SdpKind, Value, WriteMode,
+};
+
+fn negotiated(id: i64) -> ChannelOptions {
+    ChannelOptions::parse(&dict(&[
+        ("negotiated", Value::Bool(true)),
+        ("id", Value::Int(id)),
+    ]))
+    .expect("valid options")
+}
+
+fn open(channel: &Channel) -> bool {
+    channel.get_ready_state() == ChannelState::Open
+}
+
+fn receive_all(
+    a: &mut Side,
+    b: &mut Side,
+    reader: impl Fn(&mut Side) -> &mut Channel,
+    count: usize,
+) -> Vec<(Vec<u8>, bool)> {
+    let mut got = Vec::new();
+    run_until(a, b, "messages", |_, b| {
+        let channel = reader(b);
+        while channel.get_available_packet_count() > 0 {
+            let data = channel.get_packet().expect("packet").to_vec();
+            got.push((data, channel.was_string_packet()));
+        }
+        got.len() >= count
+    });
+    got
+}
+
+#[test]
+fn negotiated_channel_carries_text_and_binary_in_order() {
+    let started = Instant::now();
+    let mut a = Side::new();
+    let mut b = Side::new();
+    let mut ca = a
+        .peer
+        .create_data_channel("game", &negotiated(7))
+        .expect("channel a");
+    let cb = b
+        .peer
+        .create_data_channel("game", &negotiated(7))
+        .expect("channel b");
+    a.peer.create_offer().expect("offer");
+    let mut channels = Some(cb);
+    run_until(&mut a, &mut b, "both channels open", |_, _| {
+        open(&ca) && channels.as_ref().is_some_and(open)
+    });
+    eprintln!("negotiated channel open after {:?}", started.elapsed());
+    assert_eq!(a.peer.get_connection_state(), ConnectionState::Connected);
+    assert_eq!(ca.get_id(), 7);
+
+    for i in 0..200 {
+        ca.set_write_mode(if i % 2 == 0 {
+            WriteMode::Text
+        } else {
+            WriteMode::Binary
+        });
+        ca.put_packet(format!("message {i}").as_bytes())
+            .expect("send");
+    }
+    b.received.push(channels.take().expect("channel b"));
+    let got = receive_all(&mut a, &mut b, |side| &mut side.received[0], 200);
+    for (i, (data, was_string)) in got.iter().enumerate() {
+        assert_eq!(data, format!("message {i}").as_bytes());
+        assert_eq!(*was_string, i % 2 == 0, "text flag of message {i}");
+    }
+}
+
+#[test]
+fn in_band_channel_reaches_the_other_side_with_its_options() {
+    let mut a = Side::new();
+    let mut b = Side::new();
+    let options = ChannelOptions::parse(&dict(&[
+        ("ordered", Value::Bool(false)),
+        ("maxRetransmits", Value::Int(0)),
+        ("protocol", Value::Str("game-v1".into())),
+    ]))
+    .expect("options");
+    let mut ca = a
+        .peer
+        .create_data_channel("chat", &options)
+        .expect("channel");
+    assert_eq!(ca.get_id(), 65535, "id is unknown before negotiation");
+    a.peer.create_offer().expect("offer");
+    run_until(&mut a, &mut b, "in-band channel", |_, b| {
+        b.received.first().is_some_and(open)
+    });
+    run_until(&mut a, &mut b, "local channel open", |_, _| open(&ca));
+    let remote = &b.received[0];
+    assert_eq!(remote.info().label, "chat");
+    assert_eq!(remote.info().protocol, "game-v1");
+    assert!(!remote.info().ordered);
+    // webrtc-rs does not surface a remote channel's reliability settings (they still apply).
+    assert_eq!(remote.info().max_retransmits, None);
+    assert!(!remote.info().negotiated);
+    assert_ne!(remote.get_id(), 65535, "in-band id learned on open");
+    assert_eq!(
+        remote.get_id(),
+        ca.get_id(),
+        "both sides agree on the stream id"
+    );
+
+    ca.put_packet(b"\x00\x01binary").expect("send");
+    let got = receive_all(&mut a, &mut b, |side| &mut side.received[0], 1);
+    assert_eq!(got, vec![(b"\x00\x01binary".to_vec(), false)]);
+}
+
+#[test]
+fn early_candidates_are_queued_and_prefix_forms_accepted() {
+    let mut a = Side::new();
+    let mut b = Side::new();
+    let ca = a
+        .peer
+        .create_data_channel("x", &negotiated(1))
+        .expect("channel");
+    let cb = b
+        .peer
+        .create_data_channel("x", &negotiated(1))
+        .expect("channel");
+    a.peer.create_offer().expect("offer");
+    // Collect A's offer and candidates, deliver the candidates to B first, in mixed forms.
+    let mut offer = None;
+    let mut candidates = Vec::new();
+    let start = Instant::now();
+    let mut offered = false;
+    while candidates.is_empty() {
+        assert!(start.elapsed() < common::DEADLINE, "no candidates gathered");
+        while let Some(event) = a.peer.next_event() {
+            match event {
+                webrtc_godot_core::PeerEvent::SessionDescription { kind, sdp } => {
+                    a.peer.set_local_description(kind, &sdp).expect("local");
+                    offered = true;
+                    offer = Some(sdp);
+                }
+                webrtc_godot_core::PeerEvent::IceCandidate { media, index, name } => {
+                    candidates.push((media, index, name));
+                }
+                webrtc_godot_core::PeerEvent::DataChannel(_) => {}
+            }
+        }
+        assert!(offered || start.elapsed() < common::DEADLINE);
+        std::thread::yield_now();
+    }
+    for (i, (media, index, name)) in candidates.iter().enumerate() {
+        let form = match i % 3 {
+            0 => format!("a={name}"),
+            1 => name.trim_start_matches("candidate:").to_owned(),
+            _ => name.clone(),
+        };
+        assert!(!media.is_empty(), "our candidates carry a media id");
+        b.peer
+            .add_ice_candidate("", *index, &form)
+            .expect("early candidate queued");
+    }
+    b.peer
+        .set_remote_description(SdpKind::Offer, &offer.expect("offer"))
+        .expect("remote offer");
+    let mut channels = (ca, cb);
+    run_until(&mut a, &mut b, "connection", |_, _| {
+        open(&channels.0) && open(&channels.1)
+    });
+    channels.0.put_packet(b"hi").expect("send");
+    run_until(&mut a, &mut b, "message", |_, _| {
+        channels.1.get_available_packet_count() == 1
+    });
+}
+
+#[test]
+fn close_is_seen_by_the_other_side() {
+    let mut a = Side::new();
+    let mut b = Side::new();
+    let mut ca = a
+        .peer
+        .create_data_channel("x", &negotiated(3))
+        .expect("channel");
+    let mut cb = b
+        .peer
+        .create_data_channel("x", &negotiated(3))
+        .expect("channel");
+    a.peer.create_offer().expect("offer");
+    run_until(&mut a, &mut b, "open", |_, _| open(&ca) && open(&cb));
+
+    ca.close();
+    assert_ne!(ca.get_ready_state(), ChannelState::Open);
+    assert!(matches!(ca.put_packet(b"late"), Err(Error::Unavailable(_))));
+    run_until(&mut a, &mut b, "remote channel close", |_, _| {
+        cb.get_ready_state() == ChannelState::Closed
+    });
+    assert!(matches!(cb.put_packet(b"late"), Err(Error::Unavailable(_))));
+
+    a.peer.close();
+    assert_eq!(a.peer.get_connection_state(), ConnectionState::Closed);
+    run_until(&mut a, &mut b, "remote connection close", |_, b| {
+        matches!(
+            b.peer.get_connection_state(),
+            ConnectionState::Closed | ConnectionState::Disconnected | ConnectionState::Failed
+        )
+    });
+}
