@@ -30,3 +30,6 @@ pub use options::ChannelOptions;
 pub use peer::{Peer, PeerEvent, SdpKind};
 pub use state::{ChannelState, ConnectionState, GatheringState, SignalingState};
 pub use value::Value;
+
+/// Log levels as the [`logging`] sink receives them.
+pub use log::Level as LogLevel;

@@ -12,6 +12,22 @@ pub type Sink = fn(Level, &str);
 
 static SINK: RwLock<Option<Sink>> = RwLock::new(None);
 
+/// webrtc-rs warnings that every healthy connection produces; shown as debug detail instead,
+/// so a game's output only carries warnings that mean something.
+const ROUTINE_WARNINGS: &[&str] = &[
+    "please set explicitly server_name",
+    "pingAllCandidates called with no candidate pairs",
+];
+
+/// The level a record is shown at.
+fn shown_level(level: Level, message: &str) -> Level {
+    if level == Level::Warn && ROUTINE_WARNINGS.iter().any(|routine| message.contains(routine)) {
+        Level::Debug
+    } else {
+        level
+    }
+}
+
 struct Bridge;
 
 static BRIDGE: Bridge = Bridge;
@@ -27,10 +43,11 @@ impl Log for Bridge {
         }
         let sink = *SINK.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(sink) = sink {
-            sink(
-                record.level(),
-                &format!("[{}] {}", record.target(), record.args()),
-            );
+            let message = format!("[{}] {}", record.target(), record.args());
+            let level = shown_level(record.level(), &message);
+            if level <= log::max_level() {
+                sink(level, &message);
+            }
         }
     }
 
@@ -56,4 +73,17 @@ pub fn uninstall() {
     *SINK
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routine_warnings_become_debug_detail() {
+        let routine = "[rtc_ice::agent] [controlled]: pingAllCandidates called with no candidate pairs.";
+        assert_eq!(shown_level(Level::Warn, routine), Level::Debug);
+        assert_eq!(shown_level(Level::Warn, "[rtc_dtls] handshake failed"), Level::Warn);
+        assert_eq!(shown_level(Level::Error, routine), Level::Error);
+    }
 }

@@ -1,0 +1,80 @@
+## Shared helpers for the headless test scripts: checks that name what failed, waiting on a
+## condition with a deadline while polling connections, and in-process signaling.
+extends RefCounted
+
+## Keeps every packet on loopback and sends no multicast.
+const LOOPBACK := {"bindAddresses": ["127.0.0.1"], "mdns": false}
+
+var tree: SceneTree
+var name: String
+var checks := 0
+var failures: Array[String] = []
+
+
+func _init(p_tree: SceneTree, p_name: String, watchdog_seconds := 60.0) -> void:
+	tree = p_tree
+	name = p_name
+	# A script error aborts the test coroutine without quitting; fail fast instead of hanging.
+	tree.create_timer(watchdog_seconds).timeout.connect(func():
+		failures.append("watchdog: still running after %.0f s (script error?)" % watchdog_seconds)
+		print("RESULT FAIL %s (watchdog after %.0f s)" % [name, watchdog_seconds])
+		tree.quit(1))
+
+
+func check(condition: bool, what: String) -> bool:
+	checks += 1
+	if not condition:
+		failures.append(what)
+		printerr("  FAIL: ", what)
+	return condition
+
+
+func eq(actual, expected, what: String) -> bool:
+	return check(typeof(actual) == typeof(expected) and actual == expected,
+		"%s: expected %s, got %s" % [what, var_to_str(expected), var_to_str(actual)])
+
+
+## Polls `peers` every frame until `condition` holds or `seconds` pass. Returns whether it held.
+func wait_until(condition: Callable, what: String, peers: Array = [], seconds := 10.0) -> bool:
+	var deadline := Time.get_ticks_msec() + int(seconds * 1000)
+	while true:
+		for peer in peers:
+			peer.poll()
+		if condition.call():
+			return true
+		if Time.get_ticks_msec() > deadline:
+			return check(false, "timed out after %.1f s waiting for %s" % [seconds, what])
+		await tree.process_frame
+	return false
+
+
+## Wires two connections together in-process, as a signaling server would.
+static func link(a: WebRTCPeerConnection, b: WebRTCPeerConnection) -> void:
+	a.session_description_created.connect(func(type, sdp):
+		a.set_local_description(type, sdp)
+		b.set_remote_description(type, sdp))
+	b.session_description_created.connect(func(type, sdp):
+		b.set_local_description(type, sdp)
+		a.set_remote_description(type, sdp))
+	a.ice_candidate_created.connect(func(media, index, cand): b.add_ice_candidate(media, index, cand))
+	b.ice_candidate_created.connect(func(media, index, cand): a.add_ice_candidate(media, index, cand))
+
+
+## Two initialized, linked connections on loopback.
+static func pair() -> Array:
+	var a := WebRTCPeerConnection.new()
+	var b := WebRTCPeerConnection.new()
+	a.initialize(LOOPBACK)
+	b.initialize(LOOPBACK)
+	link(a, b)
+	return [a, b]
+
+
+## Prints the verdict line the runner reads and quits with a matching exit code.
+func finish() -> void:
+	if failures.is_empty() and checks > 0:
+		print("RESULT PASS %s (%d checks)" % [name, checks])
+		tree.quit(0)
+	else:
+		print("RESULT FAIL %s (%d of %d checks failed)" % [name, failures.size(), checks])
+		tree.quit(1)

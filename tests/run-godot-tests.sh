@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every tests/godot/tests/test_*.gd in its own headless Godot process against the built
+# addon. A script passes when it prints "RESULT PASS" and exits 0 within its time limit.
+# Prints one "N passed, N failed" line at the end; exits non-zero when anything failed.
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+godot=${GODOT_BIN:?set GODOT_BIN to a Godot 4 binary}
+project="$repo/tests/godot"
+logs="$repo/tests/results/godot"
+limit=${GODOT_TEST_TIMEOUT:-120}
+mkdir -p "$logs"
+
+passed=0
+failed=0
+for script in "$project"/tests/test_*.gd; do
+    name=$(basename "$script" .gd)
+    filter=${1:-}
+    [[ -n "$filter" && "$name" != *"$filter"* ]] && continue
+    log="$logs/$name.log"
+    start=$(date +%s%3N)
+    timeout -k 5 "$limit" "$godot" --headless --path "$project" --script "res://tests/$name.gd" >"$log" 2>&1
+    code=$?
+    ms=$(($(date +%s%3N) - start))
+    secs="$((ms / 1000)).$((ms % 1000 / 100))"
+    # A Rust panic or an engine crash fails the script even if it claimed success.
+    if [[ $code -eq 0 ]] && grep -q "^RESULT PASS" "$log" && ! grep -qiE "panicked|rust panic|Program crashed|SIGSEGV" "$log"; then
+        passed=$((passed + 1))
+        echo "ok   $name (${secs}s)"
+    else
+        failed=$((failed + 1))
+        [[ $code -eq 124 || $code -eq 137 ]] && echo "     timed out after ${limit}s" >>"$log"
+        echo "FAIL $name (exit $code, ${secs}s); log: $log"
+        grep -E "FAIL|ERROR|panicked|timed out" "$log" | head -n 20 | sed 's/^/     /'
+    fi
+done
+echo "godot: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
