@@ -21,7 +21,11 @@ const ROUTINE_WARNINGS: &[&str] = &[
 
 /// The level a record is shown at.
 fn shown_level(level: Level, message: &str) -> Level {
-    if level == Level::Warn && ROUTINE_WARNINGS.iter().any(|routine| message.contains(routine)) {
+    if level == Level::Warn
+        && ROUTINE_WARNINGS
+            .iter()
+            .any(|routine| message.contains(routine))
+    {
         Level::Debug
     } else {
         level
@@ -81,9 +85,13 @@ mod tests {
 
     #[test]
     fn routine_warnings_become_debug_detail() {
-        let routine = "[rtc_ice::agent] [controlled]: pingAllCandidates called with no candidate pairs.";
+        let routine =
+            "[rtc_ice::agent] [controlled]: pingAllCandidates called with no candidate pairs.";
         assert_eq!(shown_level(Level::Warn, routine), Level::Debug);
-        assert_eq!(shown_level(Level::Warn, "[rtc_dtls] handshake failed"), Level::Warn);
+        assert_eq!(
+            shown_level(Level::Warn, "[rtc_dtls] handshake failed"),
+            Level::Warn
+        );
         assert_eq!(shown_level(Level::Error, routine), Level::Error);
     }
 }

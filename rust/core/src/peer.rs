@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use webrtc::data_channel::DataChannel;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceCandidateInit,
-    RTCIceGatheringState, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
+    RTCIceConnectionState, RTCIceGatheringState, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
+    RTCSessionDescription,
 };
 
 use crate::candidate::{self, Incoming};
@@ -128,6 +129,25 @@ struct Handler {
     pc: OnceLock<Weak<dyn PeerConnection>>,
 }
 
+impl Handler {
+    /// webrtc-rs reacts to some state changes (ICE connected, DTLS done) by queueing work after
+    /// its driver has flushed writes for that turn, then sleeps until its next timer: up to
+    /// 200 ms before the SCTP INIT goes out. Re-applying the unchanged configuration is the
+    /// one call that wakes the driver without touching anything else, so the next step starts
+    /// at once. Spawned: this runs inside the driver's own callback.
+    fn nudge_driver(&self) {
+        let pc = self.pc.get().and_then(Weak::upgrade);
+        if let (Some(pc), Ok(handle)) = (pc, runtime::handle()) {
+            handle.spawn(async move {
+                let configuration = pc.get_configuration().await;
+                if let Err(err) = pc.set_configuration(configuration).await {
+                    log::debug!("driver nudge refused: {err}");
+                }
+            });
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl PeerConnectionEventHandler for Handler {
     async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
@@ -141,6 +161,12 @@ impl PeerConnectionEventHandler for Handler {
                 index: 0,
                 name,
             });
+        }
+    }
+
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        if state == RTCIceConnectionState::Connected {
+            self.nudge_driver();
         }
     }
 
@@ -166,6 +192,9 @@ impl PeerConnectionEventHandler for Handler {
         self.shared
             .connection
             .set_unless(state, ConnectionState::Closed);
+        if state == ConnectionState::Connected {
+            self.nudge_driver();
+        }
     }
 
     async fn on_data_channel(&self, dc: Arc<dyn DataChannel>) {

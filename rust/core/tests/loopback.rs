@@ -42,8 +42,8 @@ fn receive_all(
 #[test]
 fn negotiated_channel_carries_text_and_binary_in_order() {
     let started = Instant::now();
-    let mut a = Side::new();
-    let mut b = Side::new();
+    let mut a = Side::default();
+    let mut b = Side::default();
     let mut ca = a
         .peer
         .create_data_channel("game", &negotiated(7))
@@ -80,8 +80,8 @@ fn negotiated_channel_carries_text_and_binary_in_order() {
 
 #[test]
 fn in_band_channel_reaches_the_other_side_with_its_options() {
-    let mut a = Side::new();
-    let mut b = Side::new();
+    let mut a = Side::default();
+    let mut b = Side::default();
     let options = ChannelOptions::parse(&dict(&[
         ("ordered", Value::Bool(false)),
         ("maxRetransmits", Value::Int(0)),
@@ -119,8 +119,8 @@ fn in_band_channel_reaches_the_other_side_with_its_options() {
 
 #[test]
 fn early_candidates_are_queued_and_prefix_forms_accepted() {
-    let mut a = Side::new();
-    let mut b = Side::new();
+    let mut a = Side::default();
+    let mut b = Side::default();
     let ca = a
         .peer
         .create_data_channel("x", &negotiated(1))
@@ -179,8 +179,8 @@ fn early_candidates_are_queued_and_prefix_forms_accepted() {
 
 #[test]
 fn close_is_seen_by_the_other_side() {
-    let mut a = Side::new();
-    let mut b = Side::new();
+    let mut a = Side::default();
+    let mut b = Side::default();
     let mut ca = a
         .peer
         .create_data_channel("x", &negotiated(3))

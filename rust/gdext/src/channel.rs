@@ -5,9 +5,9 @@ use godot::classes::web_rtc_data_channel::{ChannelState, WriteMode as GodotWrite
 use godot::classes::{IWebRtcDataChannelExtension, WebRtcDataChannelExtension};
 use godot::global::Error as GodotError;
 use godot::obj::EngineEnum;
-use godot_core::meta::RawPtr;
 use godot::obj::{Base, Gd};
 use godot::register::{godot_api, GodotClass};
+use godot_core::meta::RawPtr;
 use webrtc_godot_core::config::MAX_MESSAGE_SIZE;
 use webrtc_godot_core::options::UNSET;
 use webrtc_godot_core::{Channel, Error, WriteMode};
@@ -32,9 +32,9 @@ impl RustDataChannel {
     }
 
     fn channel_mut(&mut self) -> Result<&mut Channel, Error> {
-        self.channel
-            .as_mut()
-            .ok_or_else(|| Error::Unavailable("this data channel was not created by a peer connection".into()))
+        self.channel.as_mut().ok_or_else(|| {
+            Error::Unavailable("this data channel was not created by a peer connection".into())
+        })
     }
 }
 
@@ -74,7 +74,9 @@ impl IWebRtcDataChannelExtension for RustDataChannel {
 
     unsafe fn put_packet_rawptr(&mut self, buffer: RawPtr<*const u8>, size: i32) -> GodotError {
         let Ok(len) = usize::try_from(size) else {
-            return report(&Error::InvalidParameter(format!("negative packet size {size}")));
+            return report(&Error::InvalidParameter(format!(
+                "negative packet size {size}"
+            )));
         };
         let data: &[u8] = if len == 0 || buffer.ptr().is_null() {
             &[]
@@ -83,7 +85,10 @@ impl IWebRtcDataChannelExtension for RustDataChannel {
             // them before returning.
             unsafe { std::slice::from_raw_parts(buffer.ptr(), len) }
         };
-        to_godot(self.channel_mut().and_then(|channel| channel.put_packet(data)))
+        to_godot(
+            self.channel_mut()
+                .and_then(|channel| channel.put_packet(data)),
+        )
     }
 
     fn get_available_packet_count(&self) -> i32 {
@@ -126,14 +131,16 @@ impl IWebRtcDataChannelExtension for RustDataChannel {
     }
 
     fn was_string_packet(&self) -> bool {
-        self.channel.as_ref().is_some_and(Channel::was_string_packet)
+        self.channel
+            .as_ref()
+            .is_some_and(Channel::was_string_packet)
     }
 
     fn get_ready_state(&self) -> ChannelState {
-        let state = self
-            .channel
-            .as_ref()
-            .map_or(webrtc_godot_core::ChannelState::Closed, Channel::get_ready_state);
+        let state = self.channel.as_ref().map_or(
+            webrtc_godot_core::ChannelState::Closed,
+            Channel::get_ready_state,
+        );
         ChannelState::from_ord(i32::from(state as u8))
     }
 
@@ -145,7 +152,9 @@ impl IWebRtcDataChannelExtension for RustDataChannel {
     }
 
     fn is_ordered(&self) -> bool {
-        self.channel.as_ref().is_none_or(|channel| channel.info().ordered)
+        self.channel
+            .as_ref()
+            .is_none_or(|channel| channel.info().ordered)
     }
 
     fn get_id(&self) -> i32 {
@@ -153,7 +162,11 @@ impl IWebRtcDataChannelExtension for RustDataChannel {
     }
 
     fn get_max_packet_life_time(&self) -> i32 {
-        godot_unset(self.channel.as_ref().and_then(|c| c.info().max_packet_life_time))
+        godot_unset(
+            self.channel
+                .as_ref()
+                .and_then(|c| c.info().max_packet_life_time),
+        )
     }
 
     fn get_max_retransmits(&self) -> i32 {
@@ -168,7 +181,9 @@ impl IWebRtcDataChannelExtension for RustDataChannel {
     }
 
     fn is_negotiated(&self) -> bool {
-        self.channel.as_ref().is_some_and(|channel| channel.info().negotiated)
+        self.channel
+            .as_ref()
+            .is_some_and(|channel| channel.info().negotiated)
     }
 
     fn get_buffered_amount(&self) -> i32 {

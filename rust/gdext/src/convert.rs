@@ -35,7 +35,12 @@ fn to_value(variant: &Variant, depth: usize) -> Value {
             Some(Value::Str(variant.stringify().to_string()))
         }
         VariantType::ARRAY => variant.try_to::<VarArray>().ok().map(|array| {
-            Value::Array(array.iter_shared().map(|item| to_value(&item, depth + 1)).collect())
+            Value::Array(
+                array
+                    .iter_shared()
+                    .map(|item| to_value(&item, depth + 1))
+                    .collect(),
+            )
         }),
         VariantType::PACKED_STRING_ARRAY => variant
             .try_to::<godot::builtin::PackedStringArray>()

@@ -2,7 +2,9 @@
 
 use godot::builtin::{GString, VarDictionary};
 use godot::classes::web_rtc_peer_connection::{ConnectionState, GatheringState, SignalingState};
-use godot::classes::{IWebRtcPeerConnectionExtension, WebRtcDataChannel, WebRtcPeerConnectionExtension};
+use godot::classes::{
+    IWebRtcPeerConnectionExtension, WebRtcDataChannel, WebRtcPeerConnectionExtension,
+};
 use godot::global::Error as GodotError;
 use godot::meta::ToGodot;
 use godot::obj::{Base, EngineEnum, Gd, WithBaseField};

@@ -60,6 +60,14 @@ static func link(a: WebRTCPeerConnection, b: WebRTCPeerConnection) -> void:
 	b.ice_candidate_created.connect(func(media, index, cand): a.add_ice_candidate(media, index, cand))
 
 
+## Disconnects every handler `link` made, breaking the peer ↔ closure reference cycles.
+static func unlink(peers: Array) -> void:
+	for peer in peers:
+		for sig in ["session_description_created", "ice_candidate_created"]:
+			for connection in peer.get_signal_connection_list(sig):
+				peer.disconnect(sig, connection["callable"])
+
+
 ## Two initialized, linked connections on loopback.
 static func pair() -> Array:
 	var a := WebRTCPeerConnection.new()

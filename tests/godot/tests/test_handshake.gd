@@ -101,4 +101,5 @@ func _initialize() -> void:
 
 	a.close()
 	b.close()
+	Harness.unlink([a, b])
 	h.finish()

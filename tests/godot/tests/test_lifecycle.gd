@@ -36,6 +36,7 @@ func _initialize() -> void:
 	print("remote saw the close after %d ms" % (Time.get_ticks_msec() - started))
 
 	# initialize() on a connected peer closes it and starts over.
+	Harness.unlink([a, b])
 	p = await open_pair(h, "reuse")
 	a = p[0]
 	b = p[1]
@@ -44,6 +45,7 @@ func _initialize() -> void:
 	h.eq(p[2].get_ready_state(), WebRTCDataChannel.STATE_CLOSED, "old channel closed by initialize")
 	await h.wait_until(func(): return b.get_connection_state() != WebRTCPeerConnection.STATE_CONNECTED, "remote sees the reset", [a, b])
 	b.initialize(Harness.LOOPBACK)
+	Harness.unlink([a, b])
 	Harness.link(a, b)
 	var ca := a.create_data_channel("again", {"negotiated": true, "id": 2})
 	var cb := b.create_data_channel("again", {"negotiated": true, "id": 2})
@@ -51,6 +53,7 @@ func _initialize() -> void:
 	await h.wait_until(func(): return ca.get_ready_state() == WebRTCDataChannel.STATE_OPEN and cb.get_ready_state() == WebRTCDataChannel.STATE_OPEN, "reconnected after initialize", [a, b])
 	a.close()
 	b.close()
+	Harness.unlink([a, b])
 
 	# 20 full cycles.
 	var completed := 0
@@ -65,6 +68,7 @@ func _initialize() -> void:
 			completed += 1
 		p[0].close()
 		p[1].close()
+		Harness.unlink([p[0], p[1]])
 	h.eq(completed, CYCLES, "create/connect/exchange/close cycles")
 	print("%d cycles in %d ms" % [completed, Time.get_ticks_msec() - cycle_start])
 
@@ -72,10 +76,12 @@ func _initialize() -> void:
 	p = await open_pair(h, "drop")
 	for i in 50:
 		p[2].put_packet(PackedByteArray([i]))
+	Harness.unlink([p[0], p[1]])
 	p.clear()
 	var half := Harness.pair()
 	half[0].create_data_channel("x")
 	half[0].create_offer()
 	half[0].poll()
+	Harness.unlink(half)
 	half.clear()
 	h.finish()

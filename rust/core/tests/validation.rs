@@ -1,0 +1,173 @@
+//! Config and channel-option rules, exactly as Godot users write the dictionaries.
+
+mod common;
+
+use common::dict;
+use webrtc_godot_core::{ChannelOptions, Error, PeerConfig, Value};
+
+fn s(text: &str) -> Value {
+    Value::Str(text.into())
+}
+
+fn config(entries: &[(&str, Value)]) -> Result<PeerConfig, Error> {
+    PeerConfig::parse(&dict(entries))
+}
+
+fn options(entries: &[(&str, Value)]) -> Result<ChannelOptions, Error> {
+    ChannelOptions::parse(&dict(entries))
+}
+
+fn server(entries: &[(&str, Value)]) -> Value {
+    Value::Array(vec![Value::Dict(dict(entries))])
+}
+
+#[test]
+fn accepts_ice_servers_in_every_documented_shape() {
+    let parsed = config(&[(
+        "iceServers",
+        Value::Array(vec![
+            Value::Dict(dict(&[("urls", s("stun:stun.example.org:3478"))])),
+            Value::Dict(dict(&[
+                (
+                    "urls",
+                    Value::Array(vec![
+                        s("turn:[::1]:3478?transport=udp"),
+                        s("turns:relay.example"),
+                    ]),
+                ),
+                ("username", s("user")),
+                ("credential", s("secret")),
+            ])),
+        ]),
+    )])
+    .expect("valid");
+    assert_eq!(parsed.ice_servers.len(), 2);
+    assert_eq!(parsed.ice_servers[1].urls.len(), 2);
+    assert_eq!(parsed.ice_servers[1].username, "user");
+}
+
+#[test]
+fn rejects_wrong_types_and_malformed_urls_with_the_key_named() {
+    let cases = [
+        (config(&[("iceServers", s("stun:x"))]), "iceServers"),
+        (
+            config(&[("iceServers", Value::Array(vec![Value::Int(1)]))]),
+            "iceServers[0]",
+        ),
+        (
+            config(&[("iceServers", server(&[("urls", Value::Int(5))]))]),
+            "urls",
+        ),
+        (
+            config(&[("iceServers", server(&[("urls", s("http://x"))]))]),
+            "scheme",
+        ),
+        (
+            config(&[("iceServers", server(&[("urls", s("stun:host:99999"))]))]),
+            "port",
+        ),
+        (
+            config(&[("iceServers", server(&[("urls", s("stun:bad host"))]))]),
+            "host",
+        ),
+        (
+            config(&[("iceServers", server(&[("urls", s("stun:x?transport=udp"))]))]),
+            "query",
+        ),
+        (
+            config(&[("iceServers", server(&[("urls", s("turn:x"))]))]),
+            "credential",
+        ),
+        (config(&[("iceServers", server(&[]))]), "urls"),
+        (
+            config(&[("iceTransportPolicy", s("maybe"))]),
+            "iceTransportPolicy",
+        ),
+        (
+            config(&[("bindAddresses", s("localhost"))]),
+            "bindAddresses",
+        ),
+        (config(&[("mdns", Value::Int(0))]), "mdns"),
+    ];
+    for (result, needle) in cases {
+        match result {
+            Err(Error::InvalidParameter(message)) => {
+                assert!(
+                    message.contains(needle),
+                    "{message:?} should mention {needle:?}"
+                )
+            }
+            other => panic!("expected InvalidParameter mentioning {needle:?}, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn unknown_keys_are_kept_for_a_verbose_note() {
+    let parsed = config(&[
+        ("iceServers", Value::Array(vec![])),
+        ("bundlePolicy", s("x")),
+    ])
+    .expect("valid");
+    assert_eq!(parsed.ignored_keys, vec!["bundlePolicy".to_owned()]);
+}
+
+#[test]
+fn loopback_binding_turns_mdns_off_unless_asked() {
+    let loopback = config(&[(
+        "bindAddresses",
+        Value::Array(vec![s("127.0.0.1"), s("[::1]:0")]),
+    )])
+    .expect("valid");
+    assert!(!loopback.mdns_enabled());
+    let lan = config(&[("bindAddresses", s("10.1.2.3:5000"))]).expect("valid");
+    assert!(lan.mdns_enabled());
+    assert_eq!(lan.bind_addresses[0].port(), 5000);
+    let forced = config(&[
+        ("bindAddresses", s("127.0.0.1")),
+        ("mdns", Value::Bool(true)),
+    ])
+    .expect("valid");
+    assert!(forced.mdns_enabled());
+    assert!(PeerConfig::default().mdns_enabled());
+}
+
+#[test]
+fn channel_options_follow_godot_rules() {
+    let defaults = options(&[]).expect("empty options");
+    assert!(defaults.ordered);
+    assert_eq!(defaults.negotiated_id, None);
+
+    let engine = options(&[
+        ("negotiated", Value::Bool(true)),
+        ("id", Value::Int(2)),
+        ("ordered", Value::Bool(false)),
+        ("maxPacketLifetime", Value::Int(1)),
+    ])
+    .expect("the engine's own spelling");
+    assert_eq!(engine.negotiated_id, Some(2));
+    assert_eq!(engine.max_packet_life_time, Some(1));
+
+    let json = options(&[("maxRetransmits", Value::Float(3.0))]).expect("whole float");
+    assert_eq!(json.max_retransmits, Some(3));
+
+    for bad in [
+        options(&[("negotiated", Value::Bool(true))]),
+        options(&[("id", Value::Int(1))]),
+        options(&[
+            ("maxRetransmits", Value::Int(1)),
+            ("maxPacketLifeTime", Value::Int(1)),
+        ]),
+        options(&[
+            ("maxPacketLifeTime", Value::Int(1)),
+            ("maxPacketLifetime", Value::Int(1)),
+        ]),
+        options(&[("maxRetransmits", Value::Int(-1))]),
+        options(&[("maxRetransmits", Value::Float(0.5))]),
+        options(&[("negotiated", Value::Bool(true)), ("id", Value::Int(65535))]),
+        options(&[("ordered", s("yes"))]),
+        options(&[("protocol", Value::Nil)]),
+    ] {
+        assert!(matches!(bad, Err(Error::InvalidParameter(_))), "{bad:?}");
+    }
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The one test command: lint, Rust tests, addon build, Godot provisioning, headless Godot suite.
+# Works on a fresh Debian machine as root with no standard input; downloads are cached outside
+# the repository (~/.cache/godot-webrtc-rs, cargo's own cache). Ends with "N passed, N failed".
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+results="$repo/tests/results"
+mkdir -p "$results"
+export CARGO_TERM_COLOR=never
+
+section() { printf '\n== %s\n' "$*"; }
+total_passed=0
+total_failed=0
+failures=()
+
+# Adds the "test result: ... N passed; M failed" lines of a cargo log to the totals.
+count_cargo() {
+    local p f
+    while read -r p f; do
+        total_passed=$((total_passed + p))
+        total_failed=$((total_failed + f))
+    done < <(sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' "$1")
+}
+
+section "format and lint"
+if cargo fmt --all -- --check && cargo clippy --workspace --all-targets -- -D warnings; then
+    total_passed=$((total_passed + 1))
+else
+    total_failed=$((total_failed + 1)); failures+=("fmt/clippy")
+fi
+
+section "cargo test"
+cargo test --workspace 2>&1 | tee "$results/cargo-test.log"
+[[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("cargo test")
+count_cargo "$results/cargo-test.log"
+
+section "build the addon"
+if ! tests/tools/build-addon.sh tests/godot; then
+    failures+=("addon build")
+    total_failed=$((total_failed + 1))
+fi
+
+section "provision Godot"
+if GODOT_BIN=$(tests/tools/provision-godot.sh); then
+    echo "using $GODOT_BIN ($("$GODOT_BIN" --headless --version 2>/dev/null | tail -n1))"
+    section "headless Godot suite"
+    GODOT_BIN="$GODOT_BIN" tests/run-godot-tests.sh | tee "$results/godot-tests.log"
+    [[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("godot suite")
+    read -r p f < <(sed -nE 's/^godot: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$results/godot-tests.log")
+    total_passed=$((total_passed + ${p:-0}))
+    total_failed=$((total_failed + ${f:-0}))
+else
+    failures+=("godot provisioning")
+    total_failed=$((total_failed + 1))
+fi
+
+section "summary"
+[[ ${#failures[@]} -eq 0 ]] || echo "failed stages: ${failures[*]}"
+echo "$total_passed passed, $total_failed failed"
+[[ ${#failures[@]} -eq 0 && $total_failed -eq 0 ]]
