@@ -146,8 +146,10 @@ impl Channel {
         )
     }
 
-    /// Wraps a channel the remote side opened. webrtc-rs announces those once they are open.
+    /// Wraps a channel the remote side opened. webrtc-rs announces those once they are open,
+    /// so the stream id is already known and is read before Godot can see the channel.
     pub(crate) async fn remote(dc: Arc<dyn DataChannel>, pc: Weak<dyn PeerConnection>) -> Self {
+        let id = stream_id(&pc, dc.id()).await;
         let info = ChannelInfo {
             label: dc.label().await.unwrap_or_default(),
             protocol: dc.protocol().await.unwrap_or_default(),
@@ -156,7 +158,7 @@ impl Channel {
             max_retransmits: dc.max_retransmits().await.ok().flatten(),
             max_packet_life_time: dc.max_packet_life_time().await.ok().flatten(),
         };
-        Self::start(dc, info, ChannelState::Open, None, pc)
+        Self::start(dc, info, ChannelState::Open, id, pc)
     }
 
     fn start(
