@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The one test command: lint, Rust tests, addon build, Godot provisioning, headless Godot suite.
+# The one test command: lint, Rust tests, signaling load test, release builds, Godot
+# provisioning, the headless Godot suite, and demo lobbies through the signaling server.
 # Works on a fresh Debian machine as root with no standard input; downloads are cached outside
 # the repository (~/.cache/godot-webrtc-rs, cargo's own cache). Ends with "N passed, N failed".
 set -uo pipefail
@@ -35,9 +36,16 @@ cargo test --workspace 2>&1 | tee "$results/cargo-test.log"
 [[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("cargo test")
 count_cargo "$results/cargo-test.log"
 
-section "build the addon"
-if ! tests/tools/build-addon.sh tests/godot; then
-    failures+=("addon build")
+section "signaling server load: 1,000 clients"
+# Two sockets per client in one process; the default limit of 1024 descriptors is too low.
+ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+cargo test -p webrtc-signaling --test server -- --ignored --nocapture 2>&1 | tee "$results/signaling-load.log" | grep -vE "^ts="
+[[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("signaling load")
+count_cargo "$results/signaling-load.log"
+
+section "build the addon and the signaling server"
+if ! tests/tools/build-addon.sh tests/godot demo_project || ! cargo build --release -p webrtc-signaling; then
+    failures+=("release build")
     total_failed=$((total_failed + 1))
 fi
 
@@ -50,6 +58,12 @@ if GODOT_BIN=$(tests/tools/provision-godot.sh); then
     read -r p f < <(sed -nE 's/^godot: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$results/godot-tests.log")
     total_passed=$((total_passed + ${p:-0}))
     total_failed=$((total_failed + ${f:-0}))
+    section "demo lobbies through the signaling server"
+    GODOT_BIN="$GODOT_BIN" tests/run-demo-tests.sh | tee "$results/demo-tests.log"
+    [[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("demo lobbies")
+    read -r p f < <(sed -nE 's/^demo: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$results/demo-tests.log")
+    total_passed=$((total_passed + ${p:-0}))
+    total_failed=$((total_failed + ${f:-1}))
 else
     failures+=("godot provisioning")
     total_failed=$((total_failed + 1))

@@ -1,0 +1,206 @@
+## Joins a lobby on a webrtc-signaling server and builds the game's WebRTCMultiplayerPeer.
+##
+## Add it as a child node (or `preload("res://addons/webrtc_rs/lobby_client.gd").new()`), then:
+## [codeblock]
+## lobby.join("ws://127.0.0.1:9080")             # create a lobby (you are its host, id 1)
+## lobby.join("ws://127.0.0.1:9080", "K7PQ2M")   # or join one by name
+## [/codeblock]
+## Once joined it assigns [member multiplayer_peer] to this node's MultiplayerAPI, so RPCs and
+## [code]multiplayer.peer_connected[/code] work as with any other peer. In mesh mode everyone
+## connects to everyone; in server/client mode everyone connects to the host, who relays.
+## The newcomer always makes the offers, so two peers never offer to each other at once.
+extends Node
+
+## The server accepted us into [param lobby] as peer [param id].
+signal lobby_joined(lobby: String, id: int, mesh: bool)
+## The host sealed the lobby: no one else can join. The server drops our WebSocket after a
+## grace period; the WebRTC connections stay up.
+signal lobby_sealed
+## A peer became reachable (directly, or through the host in server/client mode).
+signal peer_connected(id: int)
+signal peer_disconnected(id: int)
+## The server refused something (lobby full, sealed, unknown...) or sent something unreadable.
+signal lobby_error(message: String)
+## The WebSocket to the server closed ([param code] is -1 when it never opened).
+signal signaling_closed(code: int, reason: String)
+
+## Configuration for each WebRTCPeerConnection: iceServers, bindAddresses, mdns...
+@export var peer_config: Dictionary = {}
+## Assign the multiplayer peer to this node's MultiplayerAPI once the lobby is joined.
+@export var assign_multiplayer := true
+
+## The server closes connections that stay silent for 60 s.
+const KEEPALIVE_SECONDS := 20.0
+
+var multiplayer_peer := WebRTCMultiplayerPeer.new()
+var lobby := ""
+var id := 0
+var mesh := true
+var sealed := false
+
+var _socket := WebSocketPeer.new()
+var _socket_state := WebSocketPeer.STATE_CLOSED
+var _join_request := {}
+var _since_keepalive := 0.0
+
+
+func _ready() -> void:
+	if assign_multiplayer:
+		multiplayer.peer_connected.connect(func(peer: int): peer_connected.emit(peer))
+		multiplayer.peer_disconnected.connect(func(peer: int): peer_disconnected.emit(peer))
+
+
+## Connects to [param url] and joins [param lobby_name], or creates a lobby when it is empty.
+## [param use_mesh] only matters when creating: joiners adopt the lobby's mode.
+func join(url: String, lobby_name := "", use_mesh := true) -> Error:
+	leave()
+	var err := _socket.connect_to_url(url)
+	if err != OK:
+		lobby_error.emit("cannot connect to %s: %s" % [url, error_string(err)])
+		return err
+	_socket_state = WebSocketPeer.STATE_CONNECTING
+	_join_request = {"type": "join", "lobby": lobby_name, "mesh": use_mesh}
+	return OK
+
+
+## Host only: lets no one else in. Call it when the match starts.
+func seal() -> void:
+	_send({"type": "seal"})
+
+
+## Leaves the lobby and closes every WebRTC connection.
+func leave() -> void:
+	if _socket.get_ready_state() != WebSocketPeer.STATE_CLOSED:
+		_socket.close()
+	if is_inside_tree() and multiplayer.multiplayer_peer == multiplayer_peer:
+		multiplayer.multiplayer_peer = OfflineMultiplayerPeer.new()
+	multiplayer_peer.close()
+	multiplayer_peer = WebRTCMultiplayerPeer.new()
+	lobby = ""
+	id = 0
+	sealed = false
+	_join_request = {}
+
+
+func _process(delta: float) -> void:
+	_socket.poll()
+	var state := _socket.get_ready_state()
+	if state == WebSocketPeer.STATE_OPEN and not _join_request.is_empty():
+		_send(_join_request)
+		_join_request = {}
+	while _socket.get_available_packet_count() > 0:
+		_handle(_socket.get_packet().get_string_from_utf8())
+	if state == WebSocketPeer.STATE_OPEN:
+		_since_keepalive += delta
+		if _since_keepalive >= KEEPALIVE_SECONDS:
+			_since_keepalive = 0.0
+			_send({"type": "ping"})
+	if state == WebSocketPeer.STATE_CLOSED and _socket_state != WebSocketPeer.STATE_CLOSED:
+		signaling_closed.emit(_socket.get_close_code(), _socket.get_close_reason())
+	_socket_state = state
+
+
+func _send(message: Dictionary) -> void:
+	if _socket.get_ready_state() == WebSocketPeer.STATE_OPEN:
+		_socket.send_text(JSON.stringify(message))
+
+
+func _handle(text: String) -> void:
+	var message = JSON.parse_string(text)
+	if typeof(message) != TYPE_DICTIONARY or not message.has("type"):
+		lobby_error.emit("unreadable message from the server: %s" % text.left(200))
+		return
+	var from := int(message.get("from", 0))
+	match message["type"]:
+		"joined":
+			_on_joined(message)
+		"offer":
+			var connection := _connection_for(from)
+			if connection == null:
+				connection = _connect_to(from)
+			if connection != null:
+				connection.set_remote_description("offer", str(message.get("sdp", "")))
+		"answer":
+			var connection := _connection_for(from)
+			if connection != null:
+				connection.set_remote_description("answer", str(message.get("sdp", "")))
+		"candidate":
+			var connection := _connection_for(from)
+			if connection != null:
+				connection.add_ice_candidate(str(message.get("media", "")),
+					int(message.get("index", 0)), str(message.get("name", "")))
+		"peer_left":
+			var peer := int(message.get("id", 0))
+			if multiplayer_peer.has_peer(peer):
+				multiplayer_peer.remove_peer(peer)
+		"sealed":
+			sealed = true
+			lobby_sealed.emit()
+		"error":
+			lobby_error.emit(str(message.get("message", "unknown error")))
+
+
+func _on_joined(message: Dictionary) -> void:
+	lobby = str(message.get("lobby", ""))
+	id = int(message.get("id", 0))
+	mesh = bool(message.get("mesh", true))
+	var err: Error
+	if mesh:
+		err = multiplayer_peer.create_mesh(id)
+	elif id == 1:
+		err = multiplayer_peer.create_server()
+	else:
+		err = multiplayer_peer.create_client(id)
+	if err != OK:
+		lobby_error.emit("cannot create the multiplayer peer: %s" % error_string(err))
+		return
+	if assign_multiplayer:
+		multiplayer.multiplayer_peer = multiplayer_peer
+	else:
+		multiplayer_peer.peer_connected.connect(func(peer: int): peer_connected.emit(peer))
+		multiplayer_peer.peer_disconnected.connect(func(peer: int): peer_disconnected.emit(peer))
+	lobby_joined.emit(lobby, id, mesh)
+	# The newcomer offers to everyone it must reach; they answer.
+	for peer in message.get("peers", []):
+		var connection := _connect_to(int(peer))
+		if connection != null:
+			connection.create_offer()
+
+
+func _links_to(peer: int) -> bool:
+	return mesh or id == 1 or peer == 1
+
+
+func _connection_for(peer: int) -> WebRTCPeerConnection:
+	if multiplayer_peer.has_peer(peer):
+		return multiplayer_peer.get_peer(peer)["connection"]
+	return null
+
+
+func _connect_to(peer: int) -> WebRTCPeerConnection:
+	if peer == id or not _links_to(peer) or multiplayer_peer.has_peer(peer):
+		return null
+	var connection := WebRTCPeerConnection.new()
+	var err := connection.initialize(peer_config)
+	if err != OK:
+		lobby_error.emit("bad peer_config: %s" % error_string(err))
+		return null
+	connection.session_description_created.connect(_on_description.bind(peer))
+	connection.ice_candidate_created.connect(_on_candidate.bind(peer))
+	err = multiplayer_peer.add_peer(connection, peer)
+	if err != OK:
+		lobby_error.emit("cannot add peer %d: %s" % [peer, error_string(err)])
+		return null
+	return connection
+
+
+func _on_description(type: String, sdp: String, peer: int) -> void:
+	var connection := _connection_for(peer)
+	if connection == null:
+		return
+	connection.set_local_description(type, sdp)
+	_send({"type": type, "to": peer, "sdp": sdp})
+
+
+func _on_candidate(media: String, index: int, candidate: String, peer: int) -> void:
+	_send({"type": "candidate", "to": peer, "media": media, "index": index, "name": candidate})

@@ -1,0 +1,234 @@
+## Plays the demo without a person, for scripts and CI:
+##   godot --headless --path demo_project -- --auto --server=ws://127.0.0.1:9080 --players=4
+##     [--lobby=NAME] [--mode=mesh|server] [--seconds=3] [--quit-after=SECONDS]
+## Without --lobby it hosts: it creates the lobby, prints "LOBBY <name>", and seals it once all
+## players are connected ("SEALED"). Everyone steers in circles, chats and pings for --seconds,
+## then prints one SUMMARY line and exits 0 only if it saw every player and every chat line.
+## With --quit-after it announces that it is leaving and quits early; the others must then see
+## it disconnect within 10 s. A refused join prints "ERROR <reason>" and exits 3.
+##
+## Ending cleanly needs two rounds: "done" carries how many chat lines we sent (so receivers can
+## check they got them all), "bye" says we have everyone's "done". Nobody quits before every
+## other player said "bye" or left, so nobody leaves before its "done" arrived everywhere. A
+## server/client host relays for the others, so it waits until they are all gone.
+extends Node
+
+const EXIT_REFUSED := 3
+const DISCONNECT_LIMIT_MS := 10000
+const CHAT_EVERY := 0.5
+const PING_EVERY := 0.5
+
+var game: Node
+var server := "ws://127.0.0.1:9080"
+var lobby_name := ""
+var mesh := true
+var players := 2
+var seconds := 3.0
+var quit_after := -1.0
+
+var seen := {}
+## Chat lines each peer says it sent, from its "done" or "leaving".
+var announced := {}
+var chat_from := {}
+var byes := {}
+var disconnected := {}
+## Peer → msec when we acknowledged its "leaving"; then how long until it was gone.
+var leaving_since := {}
+var leave_ms := {}
+var rtts: Array[float] = []
+var failures: Array[String] = []
+var chat_calls := 0
+var _refusal := ""
+
+
+func start(p_game: Node, args: PackedStringArray) -> void:
+	game = p_game
+	for arg in args:
+		var value := arg.get_slice("=", 1)
+		match arg.get_slice("=", 0):
+			"--server": server = value
+			"--lobby": lobby_name = value
+			"--mode": mesh = value != "server"
+			"--players": players = maxi(2, value.to_int())
+			"--seconds": seconds = value.to_float()
+			"--quit-after": quit_after = value.to_float()
+	# A headless loop otherwise spins as fast as it can; several instances share the CPU.
+	Engine.max_fps = 120
+	game.multiplayer.peer_connected.connect(func(id: int): seen[id] = true)
+	game.multiplayer.peer_disconnected.connect(_on_peer_disconnected)
+	# A client that loses the host loses everyone the host relayed for it.
+	game.multiplayer.server_disconnected.connect(func():
+		for peer in seen:
+			if not disconnected.has(peer):
+				_on_peer_disconnected(peer))
+	game.chat_received.connect(func(from: int, _text: String):
+		chat_from[from] = chat_from.get(from, 0) + 1)
+	game.pong_received.connect(func(_from: int, rtt_usec: int): rtts.append(rtt_usec / 1000.0))
+	game.lobby.lobby_error.connect(func(message: String):
+		if game.lobby.id == 0:
+			_refusal = message
+		else:
+			print("server: ", message))
+	game.lobby.signaling_closed.connect(func(code: int, _reason: String):
+		if game.lobby.id == 0 and _refusal.is_empty():
+			_refusal = "cannot reach %s (close code %d)" % [server, code])
+	game.lobby.lobby_sealed.connect(func(): print("SEALED lobby=%s" % game.lobby.lobby))
+	game.lobby.peer_config = {"bindAddresses": ["127.0.0.1"], "mdns": false}
+	_run()
+
+
+func _run() -> void:
+	game.lobby.join(server, lobby_name, mesh)
+	if not await _wait(func(): return game.lobby.id != 0 or not _refusal.is_empty(), 15.0,
+			"joining the lobby"):
+		_finish()
+		return
+	if not _refusal.is_empty():
+		print("ERROR ", _refusal)
+		get_tree().quit(EXIT_REFUSED)
+		return
+	var me: int = game.lobby.id
+	if me == 1:
+		print("LOBBY ", game.lobby.lobby)
+	if not await _wait(func(): return seen.size() >= players - 1, 45.0, "seeing every player"):
+		_finish()
+		return
+	if me == 1:
+		game.lobby.seal()
+
+	if await _play():
+		return
+	for peer in game.multiplayer.get_peers():
+		_done.rpc_id(peer, chat_calls)
+	await _wait(func(): return _everyone(func(peer): return announced.has(peer)), 15.0,
+		"every player's chat count")
+	for peer in game.multiplayer.get_peers():
+		_bye.rpc_id(peer)
+	if mesh or game.lobby.id != 1:
+		await _wait(func(): return _everyone(func(peer): return byes.has(peer) or disconnected.has(peer)),
+			10.0, "every player's goodbye")
+	else:
+		# The host relays the clients' goodbyes to each other, so it leaves last.
+		await _wait(func(): return _everyone(func(peer): return disconnected.has(peer)),
+			10.0, "every client to leave")
+	await _wait(func(): return leaving_since.keys().all(func(peer): return disconnected.has(peer)),
+		DISCONNECT_LIMIT_MS / 1000.0, "players who left to be disconnected")
+	_finish()
+
+
+## Steers in a circle, chats and pings for `seconds`. Returns true when we left early.
+func _play() -> bool:
+	var started := Time.get_ticks_msec()
+	var next_chat := 0.0
+	var next_ping := 0.0
+	var phase := float(game.lobby.id)
+	while true:
+		var elapsed := (Time.get_ticks_msec() - started) / 1000.0
+		if elapsed >= seconds:
+			return false
+		if quit_after >= 0.0 and elapsed >= quit_after:
+			await _leave_early()
+			return true
+		game.steering = Vector2.from_angle(phase + elapsed * 3.0)
+		if elapsed >= next_chat:
+			next_chat += CHAT_EVERY
+			chat_calls += 1
+			game.say("hello #%d from %d" % [chat_calls, game.lobby.id])
+		if elapsed >= next_ping:
+			next_ping += PING_EVERY
+			for peer in game.multiplayer.get_peers():
+				game.ping_peer(peer)
+		await get_tree().process_frame
+	return false
+
+
+## Says goodbye with our chat count, waits until everyone acknowledged, then quits.
+func _leave_early() -> void:
+	for peer in game.multiplayer.get_peers():
+		_leaving.rpc_id(peer, chat_calls)
+	await _wait(func(): return _everyone(func(peer): return byes.has(peer) or disconnected.has(peer)),
+		5.0, "acknowledgements of our leaving")
+	print("LEAVING id=%d" % game.lobby.id)
+	_finish()
+
+
+@rpc("any_peer", "call_remote", "reliable")
+func _done(sent_chat: int) -> void:
+	announced[multiplayer.get_remote_sender_id()] = sent_chat
+
+
+@rpc("any_peer", "call_remote", "reliable")
+func _bye() -> void:
+	byes[multiplayer.get_remote_sender_id()] = true
+
+
+@rpc("any_peer", "call_remote", "reliable")
+func _leaving(sent_chat: int) -> void:
+	var peer := multiplayer.get_remote_sender_id()
+	announced[peer] = sent_chat
+	leaving_since[peer] = Time.get_ticks_msec()
+	_bye.rpc_id(peer)
+
+
+func _on_peer_disconnected(peer: int) -> void:
+	disconnected[peer] = true
+	if leaving_since.has(peer):
+		leave_ms[peer] = Time.get_ticks_msec() - leaving_since[peer]
+	elif not announced.has(peer):
+		failures.append("player %d dropped out mid-game" % peer)
+
+
+## True when `condition` holds for every player we have seen.
+func _everyone(condition: Callable) -> bool:
+	return seen.keys().all(condition)
+
+
+func _wait(condition: Callable, limit: float, what: String) -> bool:
+	var deadline := Time.get_ticks_msec() + int(limit * 1000.0)
+	while not condition.call():
+		if Time.get_ticks_msec() > deadline:
+			failures.append("timed out after %.0f s waiting for %s" % [limit, what])
+			return false
+		await get_tree().process_frame
+	return true
+
+
+func _finish() -> void:
+	if seen.size() != players - 1:
+		failures.append("saw %d of %d other players" % [seen.size(), players - 1])
+	var expected_chat := 0
+	for peer in seen:
+		if not announced.has(peer):
+			continue
+		expected_chat += announced[peer]
+		if chat_from.get(peer, 0) != announced[peer]:
+			failures.append("got %d of %d chat lines from player %d"
+				% [chat_from.get(peer, 0), announced[peer], peer])
+	if game.stats["unreliable_received"] == 0:
+		failures.append("no position updates arrived")
+	if rtts.is_empty():
+		failures.append("no ping was answered")
+	for peer in leave_ms:
+		if leave_ms[peer] > DISCONNECT_LIMIT_MS:
+			failures.append("player %d was reported gone after %d ms" % [peer, leave_ms[peer]])
+	rtts.sort()
+	var left := PackedStringArray()
+	for peer in leave_ms:
+		left.append("%d:%dms" % [peer, leave_ms[peer]])
+	print("SUMMARY mode=%s id=%d peers_seen=%d/%d unreliable_sent=%d unreliable_received=%d"
+		% ["mesh" if mesh else "server", game.lobby.id, seen.size(), players - 1,
+			game.stats["unreliable_sent"], game.stats["unreliable_received"]]
+		+ " reliable_sent=%d reliable_received=%d/%d rtt_ms_p50=%.2f rtt_ms_max=%.2f left=%s result=%s"
+		% [game.stats["reliable_sent"], game.stats["reliable_received"], expected_chat,
+			_percentile(0.5), _percentile(1.0), ",".join(left) if not left.is_empty() else "-",
+			"ok" if failures.is_empty() else "FAIL"])
+	for failure in failures:
+		print("FAILURE ", failure)
+	game.lobby.leave()
+	get_tree().quit(0 if failures.is_empty() else 1)
+
+
+func _percentile(fraction: float) -> float:
+	if rtts.is_empty():
+		return -1.0
+	return rtts[mini(rtts.size() - 1, int(fraction * (rtts.size() - 1)))]

@@ -1,0 +1,78 @@
+//! Signaling and lobby server for Godot WebRTC games.
+//!
+//! Clients speak JSON over one WebSocket each (see [`protocol`]). The [`hub`] keeps lobbies
+//! and routes offers, answers and candidates between peers of the same lobby; each
+//! [`connection`] enforces the per-client [`limits`]. `GET /health` reports liveness.
+
+pub mod connection;
+pub mod hub;
+pub mod limits;
+pub mod log;
+pub mod protocol;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+pub use hub::Hub;
+pub use limits::Limits;
+
+/// Frames above this are refused by the WebSocket layer itself (connection closed); smaller
+/// oversized messages get an error reply from the hub.
+const HARD_FRAME_LIMIT: usize = 1024 * 1024;
+
+#[derive(Clone)]
+struct AppState {
+    hub: Arc<Hub>,
+    connections: Arc<AtomicUsize>,
+}
+
+/// Decrements the connection count however the connection ends.
+struct ConnectionSlot(Arc<AtomicUsize>);
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The server's routes: the WebSocket at `/` and `/health`.
+pub fn router(limits: Limits) -> Router {
+    let state = AppState {
+        hub: Hub::new(limits),
+        connections: Arc::new(AtomicUsize::new(0)),
+    };
+    Router::new()
+        .route("/", get(upgrade))
+        .route("/health", get(health))
+        .with_state(state)
+}
+
+async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    let count = state.connections.fetch_add(1, Ordering::AcqRel) + 1;
+    let slot = ConnectionSlot(state.connections.clone());
+    if count > state.hub.limits.max_connections {
+        return (StatusCode::SERVICE_UNAVAILABLE, "server full").into_response();
+    }
+    let hub = state.hub.clone();
+    ws.max_message_size(HARD_FRAME_LIMIT)
+        .max_frame_size(HARD_FRAME_LIMIT)
+        .on_upgrade(move |socket| async move {
+            connection::serve(socket, hub).await;
+            drop(slot);
+        })
+}
+
+async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "status": "ok",
+        "lobbies": state.hub.lobby_count(),
+        "connections": state.connections.load(Ordering::Acquire),
+    }))
+}

@@ -1,0 +1,18 @@
+//! Structured logs: one `logfmt` line per event on stderr, easy to grep and to ingest.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub fn log_event(event: &str, fields: &[(&str, &str)]) {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis());
+    let mut line = format!("ts={millis} event={event}");
+    for (key, value) in fields {
+        if value.contains([' ', '"', '=']) || value.is_empty() {
+            line.push_str(&format!(" {key}={value:?}"));
+        } else {
+            line.push_str(&format!(" {key}={value}"));
+        }
+    }
+    eprintln!("{line}");
+}

@@ -1,0 +1,119 @@
+//! `webrtc-signaling [--host ADDR] [--port N] [--max-lobby-size N] [--max-lobbies N]
+//! [--idle-timeout SECS] [--seal-grace SECS]`: serves lobbies on a WebSocket at `/`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use webrtc_signaling::log::log_event;
+
+/// How long open connections get to finish after SIGINT/SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+use webrtc_signaling::{router, Limits};
+
+struct Options {
+    host: String,
+    port: u16,
+    limits: Limits,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut options = Options {
+        host: "127.0.0.1".to_owned(),
+        port: 9080,
+        limits: Limits::default(),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            return Err(String::new());
+        }
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("{flag} needs a number, got '{value}'"))
+        };
+        match flag.as_str() {
+            "--host" => options.host = value.clone(),
+            "--port" => {
+                options.port = u16::try_from(number()?).map_err(|_| format!("bad port {value}"))?
+            }
+            "--max-lobby-size" => options.limits.max_lobby_peers = number()? as usize,
+            "--max-lobbies" => options.limits.max_lobbies = number()? as usize,
+            "--idle-timeout" => options.limits.idle_timeout = Duration::from_secs(number()?),
+            "--seal-grace" => options.limits.seal_grace = Duration::from_secs(number()?),
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(options)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let options = match parse_args() {
+        Ok(options) => options,
+        Err(message) => {
+            if !message.is_empty() {
+                eprintln!("webrtc-signaling: {message}");
+            }
+            eprintln!(
+                "usage: webrtc-signaling [--host ADDR] [--port N] [--max-lobby-size N] \
+                 [--max-lobbies N] [--idle-timeout SECS] [--seal-grace SECS]"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let address = format!("{}:{}", options.host, options.port);
+    let listener = match tokio::net::TcpListener::bind(&address).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            log_event(
+                "bind_failed",
+                &[("address", &address), ("error", &err.to_string())],
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let bound = listener
+        .local_addr()
+        .map_or(address, |addr| addr.to_string());
+    log_event("listening", &[("address", &bound)]);
+    let (stopping, stopped) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        wait_for_signal().await;
+        log_event("shutdown", &[]);
+        let _ = stopping.send(true);
+    };
+    let server = axum::serve(listener, router(options.limits)).with_graceful_shutdown(shutdown);
+    // Open WebSockets would hold a graceful shutdown forever; give them a moment, then go.
+    let deadline = async move {
+        let mut stopped = stopped;
+        let _ = stopped.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        result = server => match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                log_event("server_error", &[("error", &err.to_string())]);
+                ExitCode::FAILURE
+            }
+        },
+        () = deadline => ExitCode::SUCCESS,
+    }
+}
+
+/// SIGINT or SIGTERM.
+async fn wait_for_signal() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The JSON messages clients and server exchange, one per WebSocket text frame.
+//!
+//! Client → server: `join`, `offer` / `answer` / `candidate` (addressed with `to`), `seal`,
+//! `ping` (a keep-alive with no reply).
+//! Server → client: `joined`, `peer_joined`, `peer_left`, relayed `offer` / `answer` /
+//! `candidate` (stamped with `from`), `sealed`, `error`.
+
+use serde::{Deserialize, Serialize};
+
+/// What a client may send.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// Join the named lobby, or create a new one when `lobby` is empty or absent.
+    Join {
+        #[serde(default)]
+        lobby: String,
+        /// Mesh (every peer connects to every peer) or server/client (everyone to the host).
+        #[serde(default = "default_mesh")]
+        mesh: bool,
+    },
+    Offer {
+        to: u32,
+        sdp: String,
+    },
+    Answer {
+        to: u32,
+        sdp: String,
+    },
+    Candidate {
+        to: u32,
+        media: String,
+        index: i32,
+        name: String,
+    },
+    /// Host only: no more joins; the lobby closes after the grace period.
+    Seal,
+    /// Keeps a quiet connection from timing out; clients whose WebSocket API cannot send
+    /// protocol pings (Godot's `WebSocketPeer` before 4.4) need it.
+    Ping,
+}
+
+fn default_mesh() -> bool {
+    true
+}
+
+/// What the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Joined {
+        lobby: String,
+        id: u32,
+        mesh: bool,
+        /// Peers already in the lobby.
+        peers: Vec<u32>,
+    },
+    PeerJoined {
+        id: u32,
+    },
+    PeerLeft {
+        id: u32,
+    },
+    Offer {
+        from: u32,
+        sdp: String,
+    },
+    Answer {
+        from: u32,
+        sdp: String,
+    },
+    Candidate {
+        from: u32,
+        media: String,
+        index: i32,
+        name: String,
+    },
+    Sealed,
+    Error {
+        message: String,
+    },
+}
+
+impl ServerMessage {
+    pub fn error(message: impl Into<String>) -> Self {
+        Self::Error {
+            message: message.into(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serializing these plain structs cannot fail; fall back to a fixed error just in case.
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| r#"{"type":"error","message":"internal"}"#.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_defaults_to_a_new_mesh_lobby() {
+        let parsed: ClientMessage = serde_json::from_str(r#"{"type":"join"}"#).expect("valid");
+        assert_eq!(
+            parsed,
+            ClientMessage::Join {
+                lobby: String::new(),
+                mesh: true
+            }
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_missing_fields_are_refused() {
+        for bad in [
+            r#"{"type":"offer","to":-1,"sdp":"x"}"#,
+            r#"{"type":"candidate","to":2,"media":"0","name":"c"}"#,
+            r#"{"sdp":"x"}"#,
+        ] {
+            assert!(serde_json::from_str::<ClientMessage>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn server_messages_are_tagged_snake_case() {
+        let json = ServerMessage::PeerLeft { id: 3 }.to_json();
+        assert_eq!(json, r#"{"type":"peer_left","id":3}"#);
+    }
+}

@@ -1,0 +1,447 @@
+//! The signaling server over real WebSockets on 127.0.0.1.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
+use webrtc_signaling::{router, Limits};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+async fn start(limits: Limits) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        axum::serve(listener, router(limits)).await.expect("serve");
+    });
+    addr
+}
+
+struct Client {
+    socket: Socket,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr) -> Self {
+        let (socket, _) = connect_async(format!("ws://{addr}/"))
+            .await
+            .expect("connect");
+        Self { socket }
+    }
+
+    async fn send(&mut self, message: Value) {
+        self.socket
+            .send(Message::Text(message.to_string().into()))
+            .await
+            .expect("send");
+    }
+
+    async fn send_raw(&mut self, message: Message) {
+        self.socket.send(message).await.expect("send");
+    }
+
+    /// The next JSON message, or `None` when the server closed the connection.
+    async fn next(&mut self) -> Option<Value> {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("server answered in time");
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    return Some(serde_json::from_str(&text).expect("server sends JSON"))
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                _ => return None,
+            }
+        }
+    }
+
+    /// Every message that arrives until `quiet` passes without one.
+    async fn drain(&mut self, quiet: Duration) -> Vec<Value> {
+        let mut messages = Vec::new();
+        while let Ok(Some(Ok(Message::Text(text)))) =
+            tokio::time::timeout(quiet, self.socket.next()).await
+        {
+            messages.push(serde_json::from_str(&text).expect("server sends JSON"));
+        }
+        messages
+    }
+
+    async fn expect(&mut self, kind: &str) -> Value {
+        let message = self.next().await.expect("connection open");
+        assert_eq!(message["type"], kind, "unexpected message {message}");
+        message
+    }
+
+    async fn join(&mut self, lobby: &str, mesh: bool) -> Value {
+        self.send(json!({"type": "join", "lobby": lobby, "mesh": mesh}))
+            .await;
+        self.next().await.expect("join answered")
+    }
+}
+
+async fn lobby_of(addr: SocketAddr, size: usize, mesh: bool) -> (String, Vec<Client>) {
+    let mut host = Client::connect(addr).await;
+    let joined = host.join("", mesh).await;
+    let lobby = joined["lobby"].as_str().expect("lobby name").to_owned();
+    let mut clients = vec![host];
+    for _ in 1..size {
+        let mut client = Client::connect(addr).await;
+        assert_eq!(client.join(&lobby, true).await["type"], "joined");
+        for other in &mut clients {
+            other.expect("peer_joined").await;
+        }
+        clients.push(client);
+    }
+    (lobby, clients)
+}
+
+#[tokio::test]
+async fn lobby_lifecycle_assigns_ids_and_announces_arrivals_and_departures() {
+    let addr = start(Limits::default()).await;
+    let mut host = Client::connect(addr).await;
+    let joined = host.join("", false).await;
+    assert_eq!(joined["type"], "joined");
+    assert_eq!(joined["id"], 1, "the creator is the host");
+    assert_eq!(joined["mesh"], false);
+    let lobby = joined["lobby"].as_str().expect("name").to_owned();
+
+    let mut second = Client::connect(addr).await;
+    let joined = second.join(&lobby, true).await;
+    assert_eq!(joined["id"], 2);
+    assert_eq!(joined["mesh"], false, "joiners adopt the lobby's mode");
+    assert_eq!(joined["peers"], json!([1]));
+    assert_eq!(host.expect("peer_joined").await["id"], 2);
+
+    drop(second); // abrupt disconnect, no close frame
+    assert_eq!(host.expect("peer_left").await["id"], 2);
+
+    let mut unknown = Client::connect(addr).await;
+    let refused = unknown.join("NOSUCH", true).await;
+    assert_eq!(refused["type"], "error");
+}
+
+#[tokio::test]
+async fn relay_reaches_only_the_addressed_peer_of_the_same_lobby() {
+    let addr = start(Limits::default()).await;
+    let (_, mut a) = lobby_of(addr, 3, true).await;
+    let (_, mut b) = lobby_of(addr, 2, true).await;
+
+    a[0].send(json!({"type": "offer", "to": 3, "sdp": "v=0"}))
+        .await;
+    let offer = a[2].expect("offer").await;
+    assert_eq!(offer["from"], 1);
+    assert_eq!(offer["sdp"], "v=0");
+    a[2].send(
+        json!({"type": "candidate", "to": 1, "media": "0", "index": 0, "name": "candidate:1"}),
+    )
+    .await;
+    let candidate = a[0].expect("candidate").await;
+    assert_eq!(candidate["from"], 3);
+    assert_eq!(candidate["name"], "candidate:1");
+
+    // Peer 2 of the other lobby exists, but is out of reach.
+    b[0].send(json!({"type": "answer", "to": 3, "sdp": "x"}))
+        .await;
+    assert_eq!(b[0].expect("error").await["type"], "error");
+    a[0].send(json!({"type": "answer", "to": 1, "sdp": "x"}))
+        .await;
+    assert_eq!(
+        a[0].expect("error").await["type"],
+        "error",
+        "no messages to oneself"
+    );
+    // Nothing leaked into the other lobby's peer 2 or this lobby's peer 2.
+    b[1].send(json!({"type": "offer", "to": 1, "sdp": "probe"}))
+        .await;
+    assert_eq!(
+        b[0].expect("offer").await["sdp"],
+        "probe",
+        "b[0] saw nothing before the probe"
+    );
+    a[0].send(json!({"type": "offer", "to": 2, "sdp": "probe"}))
+        .await;
+    assert_eq!(
+        a[1].expect("offer").await["sdp"],
+        "probe",
+        "a[1] saw nothing before the probe"
+    );
+}
+
+#[tokio::test]
+async fn server_client_lobby_ends_when_its_host_leaves() {
+    let addr = start(Limits::default()).await;
+    let (_, mut peers) = lobby_of(addr, 3, false).await;
+    let host = peers.remove(0);
+    drop(host);
+    for peer in &mut peers {
+        assert_eq!(peer.expect("peer_left").await["id"], 1);
+        assert_eq!(
+            peer.next().await,
+            None,
+            "clients are released with the host"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sealed_lobby_refuses_newcomers_then_closes() {
+    let limits = Limits {
+        seal_grace: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let addr = start(limits).await;
+    let (lobby, mut peers) = lobby_of(addr, 4, true).await;
+    peers[1].send(json!({"type": "seal"})).await;
+    assert_eq!(
+        peers[1].expect("error").await["type"],
+        "error",
+        "only the host seals"
+    );
+    peers[0].send(json!({"type": "seal"})).await;
+    for peer in &mut peers {
+        peer.expect("sealed").await;
+    }
+    let mut fifth = Client::connect(addr).await;
+    let refused = fifth.join(&lobby, true).await;
+    assert_eq!(refused["type"], "error");
+    assert!(
+        refused["message"].as_str().unwrap_or("").contains("sealed"),
+        "{refused}"
+    );
+    for peer in &mut peers {
+        assert_eq!(
+            peer.next().await,
+            None,
+            "connection closed after the grace period"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_messages_get_errors_and_never_disturb_others() {
+    let limits = Limits {
+        max_message_bytes: 1024,
+        ..Limits::default()
+    };
+    let addr = start(limits).await;
+    let (_, mut peers) = lobby_of(addr, 2, true).await;
+    let bad: Vec<Message> = vec![
+        Message::Text("{not json".into()),
+        Message::Text(json!({"type": "teleport"}).to_string().into()),
+        Message::Text(json!({"type": "offer", "to": "two"}).to_string().into()),
+        Message::Text(
+            json!({"type": "offer", "to": 2, "sdp": "x".repeat(2000)})
+                .to_string()
+                .into(),
+        ),
+        Message::Binary(vec![1, 2, 3].into()),
+        Message::Text(json!({"type": "join"}).to_string().into()),
+    ];
+    for message in bad {
+        peers[0].send_raw(message).await;
+        assert_eq!(peers[0].expect("error").await["type"], "error");
+    }
+    peers[0]
+        .send(json!({"type": "offer", "to": 2, "sdp": "still fine"}))
+        .await;
+    assert_eq!(peers[1].expect("offer").await["sdp"], "still fine");
+
+    let mut stranger = Client::connect(addr).await;
+    stranger
+        .send(json!({"type": "offer", "to": 1, "sdp": "x"}))
+        .await;
+    assert!(stranger.expect("error").await["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("join"));
+}
+
+#[tokio::test]
+async fn lobby_size_lobby_count_and_rate_limits_hold() {
+    let limits = Limits {
+        max_lobby_peers: 2,
+        max_lobbies: 2,
+        messages_per_second: 5,
+        message_burst: 5,
+        ..Limits::default()
+    };
+    let addr = start(limits).await;
+    let (lobby, mut peers) = lobby_of(addr, 2, true).await;
+    let mut third = Client::connect(addr).await;
+    assert!(third.join(&lobby, true).await["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("full"));
+    let mut other = Client::connect(addr).await;
+    assert_eq!(other.join("", true).await["type"], "joined");
+    let mut too_many = Client::connect(addr).await;
+    assert!(too_many.join("", true).await["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("lobbies"));
+
+    for _ in 0..20 {
+        peers[0]
+            .send(json!({"type": "offer", "to": 2, "sdp": "spam"}))
+            .await;
+    }
+    let quiet = Duration::from_millis(300);
+    let refused = peers[0].drain(quiet).await;
+    let delivered = peers[1].drain(quiet).await;
+    assert!(refused
+        .iter()
+        .all(|m| m["message"].as_str().unwrap_or("").contains("rate limit")));
+    assert_eq!(
+        refused.len() + delivered.len(),
+        20,
+        "every message is delivered or refused"
+    );
+    assert!(
+        refused.len() >= 10,
+        "a 20-message burst over a 5-message budget: {} refused",
+        refused.len()
+    );
+}
+
+#[tokio::test]
+async fn idle_connections_time_out_and_health_reports() {
+    let limits = Limits {
+        idle_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let addr = start(limits).await;
+    let (_, mut peers) = lobby_of(addr, 2, true).await;
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        peers[1].send(json!({"type": "ping"})).await;
+    }
+    assert_eq!(peers[0].next().await, None, "idle host is disconnected");
+    peers[1].send(json!({"type": "ping"})).await;
+    assert_eq!(
+        peers[1].expect("peer_left").await["id"],
+        1,
+        "a client that keeps pinging outlives the idle one"
+    );
+    let body = http_get(addr, "/health").await;
+    assert!(body.contains("\"status\":\"ok\""), "{body}");
+    drop(peers);
+}
+
+async fn http_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .expect("request");
+    let mut body = String::new();
+    tokio::time::timeout(WAIT, stream.read_to_string(&mut body))
+        .await
+        .expect("response in time")
+        .expect("read");
+    body
+}
+
+/// 1,000 connected clients (or `SIGNALING_LOAD_CLIENTS`) in lobbies of two, each relaying one
+/// message. Ignored by default (it needs ~2,000 file descriptors); `tests/run.sh` runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn load_thousand_clients_relay_one_message_each() {
+    let clients: usize = std::env::var("SIGNALING_LOAD_CLIENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
+    let pairs = clients / 2;
+    let addr = start(Limits::default()).await;
+    let started = std::time::Instant::now();
+    let connecting: Vec<_> = (0..pairs)
+        .map(|_| tokio::spawn(lobby_of(addr, 2, true)))
+        .collect();
+    let mut lobbies = Vec::new();
+    for task in connecting {
+        lobbies.push(task.await.expect("pair connected").1);
+    }
+    let connected = started.elapsed();
+    let health = http_get(addr, "/health").await;
+    assert!(
+        health.contains(&format!("\"connections\":{}", pairs * 2)),
+        "{health}"
+    );
+    let relays: Vec<_> = lobbies
+        .into_iter()
+        .map(|mut pair| {
+            tokio::spawn(async move {
+                pair[0]
+                    .send(json!({"type": "offer", "to": 2, "sdp": "a"}))
+                    .await;
+                pair[1]
+                    .send(json!({"type": "offer", "to": 1, "sdp": "b"}))
+                    .await;
+                usize::from(pair[1].expect("offer").await["sdp"] == "a")
+                    + usize::from(pair[0].expect("offer").await["sdp"] == "b")
+            })
+        })
+        .collect();
+    let mut delivered = 0;
+    for task in relays {
+        delivered += task.await.expect("relayed");
+    }
+    eprintln!(
+        "{} clients connected in {connected:?}; {delivered} relays delivered, {:?} in total",
+        pairs * 2,
+        started.elapsed()
+    );
+    assert_eq!(delivered, pairs * 2);
+}
+
+/// The binary itself: flags, the address it logs, `/health`, and a clean exit on SIGTERM.
+#[tokio::test]
+async fn binary_serves_on_the_logged_address_and_stops_on_sigterm() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let exe = env!("CARGO_BIN_EXE_webrtc-signaling");
+    let bad = Command::new(exe)
+        .args(["--port", "seventy"])
+        .output()
+        .expect("run");
+    assert_eq!(bad.status.code(), Some(2), "a bad flag is a usage error");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--port needs a number"));
+
+    let mut server = Command::new(exe)
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stderr = server.stderr.take().expect("stderr");
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let listening = lines.next().expect("a first log line").expect("readable");
+    let addr: SocketAddr = listening
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("address="))
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {listening}"));
+    assert!(addr.ip().is_loopback(), "loopback by default");
+    let body = http_get(addr, "/health").await;
+    assert!(body.contains("\"status\":\"ok\""), "{body}");
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert!(status.success(), "graceful exit, got {status}");
+}
