@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: lint, Rust tests, signaling load test, release builds, Godot
-# provisioning, the headless Godot suite, and demo lobbies through the signaling server.
+# provisioning, the headless Godot suite, demo lobbies through the signaling server, and the
+# interop suite against Chromium, libdatachannel and aiortc.
 # Works on a fresh Debian machine as root with no standard input; downloads are cached outside
 # the repository (~/.cache/godot-webrtc-rs, cargo's own cache). Ends with "N passed, N failed".
 set -uo pipefail
@@ -62,6 +63,12 @@ if GODOT_BIN=$(tests/tools/provision-godot.sh); then
     GODOT_BIN="$GODOT_BIN" tests/run-demo-tests.sh | tee "$results/demo-tests.log"
     [[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("demo lobbies")
     read -r p f < <(sed -nE 's/^demo: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$results/demo-tests.log")
+    total_passed=$((total_passed + ${p:-0}))
+    total_failed=$((total_failed + ${f:-1}))
+    section "interop: Chromium, libdatachannel, aiortc (matrix: tests/interop/MATRIX.md)"
+    GODOT_BIN="$GODOT_BIN" tests/interop/run.sh | tee "$results/interop.log"
+    [[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("interop")
+    read -r p f < <(sed -nE 's/^interop: ([0-9]+) passed, ([0-9]+) failed.*$/\1 \2/p' "$results/interop.log")
     total_passed=$((total_passed + ${p:-0}))
     total_failed=$((total_failed + ${f:-1}))
 else

@@ -21,15 +21,24 @@ const ROUTINE_WARNINGS: &[&str] = &[
     "password is empty",
     // Writes queued for a remote that has just gone away, during teardown.
     "invalid remote address",
+    // TLS extensions other stacks offer in their ClientHello (session tickets, encrypt-then-MAC).
+    "Unsupported Extension Type",
+    // An SCTP INIT that overtook our own DTLS completion; the peer retransmits it.
+    "refusing first packet due to empty server_config",
 ];
+
+/// webrtc-rs errors that are a normal end of a connection: aiortc and others close with an
+/// SCTP ABORT, which webrtc-rs reports as an inbound error.
+const ROUTINE_ERRORS: &[&str] = &["abort chunk"];
 
 /// The level a record is shown at.
 fn shown_level(level: Level, message: &str) -> Level {
-    if level == Level::Warn
-        && ROUTINE_WARNINGS
-            .iter()
-            .any(|routine| message.contains(routine))
-    {
+    let routine = match level {
+        Level::Warn => ROUTINE_WARNINGS,
+        Level::Error => ROUTINE_ERRORS,
+        _ => &[],
+    };
+    if routine.iter().any(|pattern| message.contains(pattern)) {
         Level::Debug
     } else {
         level
@@ -97,5 +106,9 @@ mod tests {
             Level::Warn
         );
         assert_eq!(shown_level(Level::Error, routine), Level::Error);
+        let abort =
+            "[rtc_sctp::association] handle_inbound got err: abort chunk, with following errors: ";
+        assert_eq!(shown_level(Level::Error, abort), Level::Debug);
+        assert_eq!(shown_level(Level::Warn, abort), Level::Warn);
     }
 }
