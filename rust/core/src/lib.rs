@@ -1,7 +1,8 @@
 //! The Godot-free core of the plugin.
 //!
 //! How the pieces fit:
-//! - [`runtime`]: one shared tokio runtime (two workers) runs every connection.
+//! - [`runtime`]: one shared tokio runtime (two workers) runs every connection; `sockets`
+//!   gives webrtc-rs that runtime with larger UDP buffers.
 //! - [`peer::Peer`] and [`channel::Channel`] mirror Godot's `WebRTCPeerConnection` and
 //!   `WebRTCDataChannel` virtuals with synchronous methods. Network threads never call them
 //!   back: they update lock-free [`state`] cells and push [`peer::PeerEvent`]s, which the game
@@ -20,6 +21,7 @@ pub mod logging;
 pub mod options;
 pub mod peer;
 pub mod runtime;
+mod sockets;
 pub mod state;
 pub mod value;
 

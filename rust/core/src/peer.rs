@@ -307,6 +307,7 @@ impl Peer {
                 .with_setting_engine(self.config.setting_engine())
                 .with_data_channel_send_buffer_limit(SEND_BUFFER_LIMIT)
                 .with_handler(handler.clone())
+                .with_runtime(crate::sockets::webrtc_runtime())
                 .with_udp_addrs(self.config.udp_addrs());
             let pc = runtime::block_on(builder.build())?
                 .map_err(|err| Error::failed("cannot create the peer connection", err))?;

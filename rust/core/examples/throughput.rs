@@ -1,0 +1,88 @@
+//! Reliable throughput between two peers in one process, without Godot: isolates the core and
+//! webrtc-rs from the engine when profiling. `cargo run --release -p webrtc-godot-core
+//! --example throughput -- [MESSAGE_BYTES] [TOTAL_MIB]`.
+
+use std::time::{Duration, Instant};
+
+use webrtc_godot_core::{ChannelOptions, ChannelState, Peer, PeerConfig, PeerEvent, Value};
+
+fn loopback() -> PeerConfig {
+    PeerConfig::parse(&[
+        (
+            Value::Str("bindAddresses".into()),
+            Value::Array(vec![Value::Str("127.0.0.1".into())]),
+        ),
+        (Value::Str("mdns".into()), Value::Bool(false)),
+    ])
+    .expect("valid config")
+}
+
+fn relay(from: &mut Peer, to: &mut Peer) {
+    while let Some(event) = from.next_event() {
+        match event {
+            PeerEvent::SessionDescription { kind, sdp } => {
+                from.set_local_description(kind, &sdp).expect("local");
+                to.set_remote_description(kind, &sdp).expect("remote");
+            }
+            PeerEvent::IceCandidate { media, index, name } => {
+                to.add_ice_candidate(&media, index, &name)
+                    .expect("candidate");
+            }
+            PeerEvent::DataChannel(_) => {}
+        }
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let size: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(16384);
+    let total = args
+        .next()
+        .and_then(|a| a.parse::<usize>().ok())
+        .unwrap_or(64)
+        << 20;
+    let options = ChannelOptions::parse(&[
+        (Value::Str("negotiated".into()), Value::Bool(true)),
+        (Value::Str("id".into()), Value::Int(1)),
+    ])
+    .expect("options");
+    let mut a = Peer::new(loopback());
+    let mut b = Peer::new(loopback());
+    let mut tx = a.create_data_channel("bench", &options).expect("channel");
+    let mut rx = b.create_data_channel("bench", &options).expect("channel");
+    a.create_offer().expect("offer");
+    let opened = Instant::now();
+    while tx.get_ready_state() != ChannelState::Open || rx.get_ready_state() != ChannelState::Open {
+        relay(&mut a, &mut b);
+        relay(&mut b, &mut a);
+        assert!(opened.elapsed() < Duration::from_secs(10), "open timed out");
+    }
+    println!("open: {:?}", opened.elapsed());
+    let message = vec![7u8; size];
+    let (mut sent, mut received) = (0, 0);
+    let started = Instant::now();
+    let mut last = Instant::now();
+    let mut stalls = Vec::new();
+    while received < total {
+        while sent < total && tx.get_buffered_amount() < 1 << 20 {
+            if tx.put_packet(&message).is_err() {
+                break;
+            }
+            sent += size;
+        }
+        while rx.get_available_packet_count() > 0 {
+            received += rx.get_packet().map_or(0, <[u8]>::len);
+            if last.elapsed() > Duration::from_millis(20) {
+                stalls.push(last.elapsed().as_millis());
+            }
+            last = Instant::now();
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!("gaps over 20 ms between arrivals (ms): {stalls:?}");
+    println!(
+        "{size}-byte messages: {:.1} MB/s ({} MiB in {seconds:.2} s)",
+        total as f64 / seconds / 1e6,
+        total >> 20
+    );
+}

@@ -1,0 +1,167 @@
+// The libdatachannel side of the benchmark (npm node-datachannel, native API, one process,
+// two peers on 127.0.0.1): the same figures as tests/godot/bench/bench.gd, printed as
+// "BENCH {json}" lines. `node ldc_bench.mjs --suite=core|scale`.
+import { createRequire } from 'node:module';
+
+// The npm packages live with the interop suite (tests/interop/package.json).
+const nodeDataChannel = createRequire(new URL('../interop/package.json', import.meta.url))('node-datachannel');
+
+const STACK = 'libdatachannel (node-datachannel)';
+const THROUGHPUT_BYTES = 64 * 1024 * 1024;
+const UNRELIABLE_BYTES = 16 * 1024 * 1024;
+const HIGH_WATER = 1024 * 1024;
+const OPEN_SAMPLES = 10;
+const RTT_SAMPLES = 1000;
+
+const report = (metric, value, unit, extra = {}) =>
+  console.log(`BENCH ${JSON.stringify({ stack: STACK, metric, value, unit, ...extra })}`);
+const now = () => Number(process.hrtime.bigint()) / 1e3; // µs
+
+let counter = 0;
+function connectedPair(options = {}) {
+  return new Promise((resolve, reject) => {
+    // Explicit negotiation: a offers, b answers (by default both would offer on channel creation).
+    const config = { iceServers: [], bindAddress: '127.0.0.1', disableAutoNegotiation: true };
+    const a = new nodeDataChannel.PeerConnection(`a${counter}`, config);
+    const b = new nodeDataChannel.PeerConnection(`b${counter++}`, config);
+    // Candidates can overtake descriptions across libdatachannel's threads: hold them back.
+    const link = (to) => {
+      const state = { described: false, pending: [] };
+      return {
+        description(sdp, type) {
+          to.setRemoteDescription(sdp, type);
+          state.described = true;
+          state.pending.forEach(([candidate, mid]) => to.addRemoteCandidate(candidate, mid));
+        },
+        candidate(candidate, mid) {
+          if (state.described) to.addRemoteCandidate(candidate, mid);
+          else state.pending.push([candidate, mid]);
+        },
+      };
+    };
+    const toA = link(a);
+    const toB = link(b);
+    a.onLocalDescription((sdp, type) => {
+      toB.description(sdp, type);
+      b.setLocalDescription('answer');
+    });
+    b.onLocalDescription((sdp, type) => toA.description(sdp, type));
+    a.onLocalCandidate((candidate, mid) => toB.candidate(candidate, mid));
+    b.onLocalCandidate((candidate, mid) => toA.candidate(candidate, mid));
+    const init = { negotiated: true, id: 1, ...options };
+    const ca = a.createDataChannel('bench', init);
+    const cb = b.createDataChannel('bench', init);
+    let open = 0;
+    const opened = () => {
+      if (++open === 2) resolve({ a, b, ca, cb });
+    };
+    ca.onOpen(opened);
+    cb.onOpen(opened);
+    a.setLocalDescription('offer');
+    setTimeout(() => reject(new Error('channel did not open')), 10000).unref();
+  });
+}
+
+function closePair({ a, b, ca, cb }) {
+  ca.close();
+  cb.close();
+  a.close();
+  b.close();
+}
+
+function throughput({ ca, cb }, size, total) {
+  return new Promise((resolve) => {
+    const message = Buffer.alloc(size);
+    let sent = 0;
+    let received = 0;
+    const started = now();
+    let lastArrival = started;
+    const pump = () => {
+      // sendMessageBinary returns false when it queued rather than sent: not an error.
+      while (sent < total && ca.bufferedAmount() < HIGH_WATER) {
+        ca.sendMessageBinary(message);
+        sent += size;
+      }
+    };
+    ca.setBufferedAmountLowThreshold(HIGH_WATER / 2);
+    ca.onBufferedAmountLow(pump);
+    let quiet = null;
+    const finish = () => {
+      clearInterval(quiet);
+      cb.onMessage(() => {});
+      resolve({ seconds: (lastArrival - started) / 1e6, received, sent });
+    };
+    cb.onMessage((data) => {
+      received += data.length ?? data.byteLength;
+      lastArrival = now();
+      if (received >= total) finish();
+    });
+    // Unreliable runs may never reach the total: stop 300 ms after the last arrival.
+    quiet = setInterval(() => {
+      if (sent >= total && now() - lastArrival > 300000) finish();
+    }, 50);
+    pump();
+  });
+}
+
+function roundTrips({ ca, cb }) {
+  return new Promise((resolve) => {
+    const ping = Buffer.alloc(64);
+    const samples = [];
+    let started = 0;
+    cb.onMessage((data) => cb.sendMessageBinary(Buffer.from(data)));
+    ca.onMessage(() => {
+      samples.push(now() - started);
+      if (samples.length === RTT_SAMPLES) resolve(samples.sort((x, y) => x - y));
+      else send();
+    });
+    const send = () => {
+      started = now();
+      ca.sendMessageBinary(ping);
+    };
+    send();
+  });
+}
+
+async function core() {
+  for (let i = 0; i < OPEN_SAMPLES; i++) {
+    const started = now();
+    const pair = await connectedPair();
+    report('open_ms', (now() - started) / 1000, 'ms', { sample: i });
+    closePair(pair);
+  }
+  const pair = await connectedPair();
+  for (const size of [16384, 1024]) {
+    const { seconds } = await throughput(pair, size, THROUGHPUT_BYTES);
+    report('reliable_mb_s', THROUGHPUT_BYTES / seconds / 1e6, 'MB/s', { message: size });
+  }
+  const rtts = await roundTrips(pair);
+  report('rtt_p50_us', rtts[Math.floor(rtts.length / 2)], 'µs', { pacing: 'event driven' });
+  report('rtt_p99_us', rtts[Math.floor(rtts.length * 0.99)], 'µs', { pacing: 'event driven' });
+  closePair(pair);
+
+  const lossy = await connectedPair({ unordered: true, maxRetransmits: 0 });
+  const { seconds, received, sent } = await throughput(lossy, 1024, UNRELIABLE_BYTES);
+  report('unreliable_mb_s', received / seconds / 1e6, 'MB/s', { message: 1024 });
+  report('unreliable_delivered', received / sent, 'fraction', { message: 1024 });
+  closePair(lossy);
+}
+
+async function scale() {
+  global.gc?.();
+  const before = process.memoryUsage().rss / 1024;
+  const pairs = [];
+  for (let i = 0; i < 128; i++) pairs.push(await connectedPair());
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const rss = process.memoryUsage().rss / 1024;
+  report('rss_kb_per_peer', (rss - before) / 256, 'KB', { peers: 256, rss_kb: rss });
+  pairs.forEach(closePair);
+}
+
+const suite = process.argv.find((arg) => arg.startsWith('--suite='))?.split('=')[1] ?? 'core';
+try {
+  await (suite === 'scale' ? scale() : core());
+} finally {
+  nodeDataChannel.cleanup();
+}
+process.exit(0);

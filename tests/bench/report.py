@@ -1,0 +1,149 @@
+"""Summarises tests/bench/run.sh's raw figures into RESULTS.md and chart.png.
+
+    python report.py RESULTS.jsonl OUTPUT_DIR
+
+Medians over repetitions (open time: over every sample), spread as min–max, the ratio
+ours/theirs, and the issue's targets with whether this run met them. Prints the table too.
+"""
+
+import json
+import os
+import platform
+import statistics
+import sys
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+OURS = "webrtc-rs (this addon)"
+THEIRS = "libdatachannel (node-datachannel)"
+
+# (metric, variant key, variant value, label, better, target description, target check)
+ROWS = [
+    ("reliable_mb_s", "message", 16384, "reliable throughput, 16 KiB messages (MB/s)", "higher",
+     "≥ 1.0× libdatachannel", lambda ours, theirs: theirs and ours >= theirs),
+    ("reliable_mb_s", "message", 1024, "reliable throughput, 1 KiB messages (MB/s)", "higher",
+     "≥ 1.0× libdatachannel", lambda ours, theirs: theirs and ours >= theirs),
+    ("unreliable_mb_s", "message", 1024, "unreliable throughput, 1 KiB (MB/s)", "higher", "", None),
+    ("unreliable_delivered", "message", 1024, "unreliable delivered fraction", "higher", "", None),
+    ("open_ms", None, None, "new() to channel OPEN (ms)", "lower", "≤ 20 ms",
+     lambda ours, theirs: ours <= 20),
+    ("rtt_p50_us", "pacing", "tight loop", "64 B echo p50, tight poll loop / theirs event driven (µs)", "lower",
+     "≤ 250 µs", lambda ours, theirs: ours <= 250),
+    ("rtt_p99_us", "pacing", "tight loop", "64 B echo p99, tight poll loop / theirs event driven (µs)", "lower",
+     "≤ 1000 µs", lambda ours, theirs: ours <= 1000),
+    ("rtt_p50_us", "pacing", "60 Hz frames", "64 B echo p50, polled at 60 Hz (µs)", "lower", "", None),
+    ("rtt_p99_us", "pacing", "60 Hz frames", "64 B echo p99, polled at 60 Hz (µs)", "lower", "", None),
+    ("idle_poll_ns", None, None, "poll() with nothing to do (ns, GDScript call included)", "lower",
+     "≤ 1000 ns", lambda ours, theirs: ours <= 1000),
+    ("available_packet_count_ns", None, None, "get_available_packet_count() (ns)", "lower", "", None),
+    ("receive_ns_per_packet", "message", 1024, "receive cost per 1 KiB packet (ns)", "lower", "", None),
+    ("receive_ns_per_packet", "message", 16384, "receive cost per 16 KiB packet (ns)", "lower", "", None),
+    ("idle_64_cpu_percent_of_core", None, None, "64 idle connected peers, CPU (% of one core)",
+     "lower", "< 1 %", lambda ours, theirs: ours < 1),
+    ("rss_kb_per_peer", None, None, "RSS per connected peer at 256 peers (KB)", "lower",
+     "≤ 256 KB", lambda ours, theirs: ours <= 256),
+    ("fds_per_peer", None, None, "file descriptors per peer at 256 peers", "lower", "", None),
+]
+
+
+def collect(path: Path):
+    values = defaultdict(list)
+    threads = {}
+    for line in path.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if entry["metric"] == "threads":
+            threads[entry["peers"]] = (entry["value"], entry.get("before_first_peer"))
+            continue
+        # libdatachannel has no poll loop: its event-driven echo is compared with our tight loop.
+        if entry.get("pacing") == "event driven":
+            entry["pacing"] = "tight loop"
+        for metric, key, variant, *_ in ROWS:
+            if entry["metric"] == metric and (key is None or entry.get(key) == variant):
+                values[(entry["stack"], metric, variant)].append(entry["value"])
+    return values, threads
+
+
+def describe(samples):
+    if not samples:
+        return None, "n/a"
+    median = statistics.median(samples)
+    spread = f"{fmt(min(samples))}–{fmt(max(samples))}" if len(samples) > 1 else "one run"
+    return median, spread
+
+
+def fmt(value):
+    if value is None:
+        return "n/a"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def main() -> int:
+    source, out = Path(sys.argv[1]), Path(sys.argv[2])
+    out.mkdir(parents=True, exist_ok=True)
+    values, threads = collect(source)
+    reps = len(values.get((OURS, "reliable_mb_s", 16384), []))
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `tests/bench/run.sh`; figures from one run, not a pass/fail test.",
+        f"Run: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {reps} alternating repetitions; "
+        f"{platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}; loopback in a "
+        "private network namespace; both peers in one process.",
+        f"Ours: Godot {os.environ.get('GODOT_VERSION', '?')} headless, this addon (webrtc-rs 0.21.1, "
+        "release build), driven from GDScript. Theirs: libdatachannel through npm node-datachannel "
+        "0.33.4 (native API, event driven, Node).",
+        "",
+        "| figure | ours (median) | ours spread | libdatachannel (median) | theirs spread | ours/theirs | target | met |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    chart = []
+    for metric, key, variant, label, better, target, met in ROWS:
+        ours, ours_spread = describe(values.get((OURS, metric, variant), []))
+        theirs, theirs_spread = describe(values.get((THEIRS, metric, variant), []))
+        ratio = f"{ours / theirs:.2f}×" if ours is not None and theirs else "—"
+        verdict = "—"
+        if met is not None and ours is not None:
+            verdict = "yes" if met(ours, theirs) else "**no**"
+        lines.append(f"| {label} | {fmt(ours)} | {ours_spread} | {fmt(theirs)} | {theirs_spread} "
+                     f"| {ratio} | {target or '—'} | {verdict} |")
+        if ours is not None and theirs is not None:
+            chart.append((label, ours, theirs, better))
+    if threads:
+        per_count = ", ".join(f"{value} with {peers} peers (before the first: {before})"
+                              for peers, (value, before) in sorted(threads.items()))
+        same = len({value for value, _ in threads.values()}) == 1
+        lines += ["", f"Threads in the Godot process: {per_count}; "
+                  f"{'independent of the number of peers' if same else '**varies with the peer count**'}."]
+    text = "\n".join(lines) + "\n"
+    (out / "RESULTS.md").write_text(text)
+    print(text)
+
+    if chart:
+        fig, axes = plt.subplots(1, len(chart), figsize=(3.2 * len(chart), 4))
+        axes = axes if len(chart) > 1 else [axes]
+        for axis, (label, ours, theirs, better) in zip(axes, chart):
+            axis.bar(["ours", "libdatachannel"], [ours, theirs], color=["#478cbf", "#999999"])
+            axis.set_title(label, fontsize=8, wrap=True)
+            axis.tick_params(labelsize=7)
+            axis.set_xlabel(f"{better} is better", fontsize=7)
+        fig.suptitle("webrtc-rs addon in Godot vs libdatachannel (medians)", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(out / "chart.png", dpi=100)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
