@@ -132,9 +132,12 @@ def main() -> int:
     print(text)
 
     if chart:
-        fig, axes = plt.subplots(1, len(chart), figsize=(3.2 * len(chart), 4))
-        axes = axes if len(chart) > 1 else [axes]
-        for axis, (label, ours, theirs, better) in zip(axes, chart):
+        columns = 4
+        rows = (len(chart) + columns - 1) // columns
+        fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 3.4 * rows), squeeze=False)
+        for axis in axes.flat[len(chart):]:
+            axis.set_visible(False)
+        for axis, (label, ours, theirs, better) in zip(axes.flat, chart):
             axis.bar(["ours", "libdatachannel"], [ours, theirs], color=["#478cbf", "#999999"])
             axis.set_title(label, fontsize=8, wrap=True)
             axis.tick_params(labelsize=7)
