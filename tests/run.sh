@@ -25,6 +25,18 @@ count_cargo() {
     done < <(sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' "$1")
 }
 
+# run_suite TITLE NAME SCRIPT: runs a suite script that ends with "NAME: N passed, N failed"
+# and adds its counts; a suite that dies before that line counts as one failure.
+run_suite() {
+    section "$1"
+    GODOT_BIN="$GODOT_BIN" "$3" | tee "$results/$2.log"
+    [[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("$2")
+    local p f
+    read -r p f < <(sed -nE "s/^$2: ([0-9]+) passed, ([0-9]+) failed.*\$/\\1 \\2/p" "$results/$2.log")
+    total_passed=$((total_passed + ${p:-0}))
+    total_failed=$((total_failed + ${f:-1}))
+}
+
 section "format and lint"
 if cargo fmt --all -- --check && cargo clippy --workspace --all-targets -- -D warnings; then
     total_passed=$((total_passed + 1))
@@ -53,24 +65,10 @@ fi
 section "provision Godot"
 if GODOT_BIN=$(tests/tools/provision-godot.sh); then
     echo "using $GODOT_BIN ($("$GODOT_BIN" --headless --version 2>/dev/null | tail -n1))"
-    section "headless Godot suite"
-    GODOT_BIN="$GODOT_BIN" tests/run-godot-tests.sh | tee "$results/godot-tests.log"
-    [[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("godot suite")
-    read -r p f < <(sed -nE 's/^godot: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$results/godot-tests.log")
-    total_passed=$((total_passed + ${p:-0}))
-    total_failed=$((total_failed + ${f:-0}))
-    section "demo lobbies through the signaling server"
-    GODOT_BIN="$GODOT_BIN" tests/run-demo-tests.sh | tee "$results/demo-tests.log"
-    [[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("demo lobbies")
-    read -r p f < <(sed -nE 's/^demo: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$results/demo-tests.log")
-    total_passed=$((total_passed + ${p:-0}))
-    total_failed=$((total_failed + ${f:-1}))
-    section "interop: Chromium, libdatachannel, aiortc (matrix: tests/interop/MATRIX.md)"
-    GODOT_BIN="$GODOT_BIN" tests/interop/run.sh | tee "$results/interop.log"
-    [[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("interop")
-    read -r p f < <(sed -nE 's/^interop: ([0-9]+) passed, ([0-9]+) failed.*$/\1 \2/p' "$results/interop.log")
-    total_passed=$((total_passed + ${p:-0}))
-    total_failed=$((total_failed + ${f:-1}))
+    run_suite "headless Godot suite" godot tests/run-godot-tests.sh
+    run_suite "demo lobbies through the signaling server" demo tests/run-demo-tests.sh
+    run_suite "interop: Chromium, libdatachannel, aiortc (matrix: tests/interop/MATRIX.md)" \
+        interop tests/interop/run.sh
 else
     failures+=("godot provisioning")
     total_failed=$((total_failed + 1))

@@ -5,9 +5,6 @@
 # Prints the virtualenv's python on stdout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/godot-webrtc-rs"
-venv="$cache/interop-venv"
-
 if [[ ! -x /usr/bin/chromium ]]; then
     export DEBIAN_FRONTEND=noninteractive
     { apt-get update -q && apt-get install -y -q chromium; } >&2
@@ -15,11 +12,4 @@ fi
 if ! (cd "$here" && npm ls --silent >/dev/null 2>&1); then
     (cd "$here" && npm ci --no-audit --no-fund) >&2
 fi
-stamp="$venv/.requirements"
-if ! cmp -s "$here/requirements.txt" "$stamp"; then
-    rm -rf "$venv"
-    python3 -m venv "$venv" >&2
-    "$venv/bin/pip" install -q --disable-pip-version-check -r "$here/requirements.txt" >&2
-    cp "$here/requirements.txt" "$stamp"
-fi
-echo "$venv/bin/python"
+"$here/../tools/python-venv.sh" "$here/requirements.txt" interop-venv

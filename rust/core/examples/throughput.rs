@@ -6,34 +6,12 @@
 
 use std::time::{Duration, Instant};
 
-use webrtc_godot_core::{ChannelOptions, ChannelState, Peer, PeerConfig, PeerEvent, Value};
+use webrtc_godot_core::{ChannelOptions, ChannelState, Value};
 
-fn loopback() -> PeerConfig {
-    PeerConfig::parse(&[
-        (
-            Value::Str("bindAddresses".into()),
-            Value::Array(vec![Value::Str("127.0.0.1".into())]),
-        ),
-        (Value::Str("mdns".into()), Value::Bool(false)),
-    ])
-    .expect("valid config")
-}
-
-fn relay(from: &mut Peer, to: &mut Peer) {
-    while let Some(event) = from.next_event() {
-        match event {
-            PeerEvent::SessionDescription { kind, sdp } => {
-                from.set_local_description(kind, &sdp).expect("local");
-                to.set_remote_description(kind, &sdp).expect("remote");
-            }
-            PeerEvent::IceCandidate { media, index, name } => {
-                to.add_ice_candidate(&media, index, &name)
-                    .expect("candidate");
-            }
-            PeerEvent::DataChannel(_) => {}
-        }
-    }
-}
+// The loopback config and in-process signaling the integration tests use.
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::{dict, relay, Side};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -43,16 +21,22 @@ fn main() {
         .and_then(|a| a.parse::<usize>().ok())
         .unwrap_or(64)
         << 20;
-    let options = ChannelOptions::parse(&[
-        (Value::Str("negotiated".into()), Value::Bool(true)),
-        (Value::Str("id".into()), Value::Int(1)),
-    ])
+    let options = ChannelOptions::parse(&dict(&[
+        ("negotiated", Value::Bool(true)),
+        ("id", Value::Int(1)),
+    ]))
     .expect("options");
-    let mut a = Peer::new(loopback());
-    let mut b = Peer::new(loopback());
-    let mut tx = a.create_data_channel("bench", &options).expect("channel");
-    let mut rx = b.create_data_channel("bench", &options).expect("channel");
-    a.create_offer().expect("offer");
+    let mut a = Side::default();
+    let mut b = Side::default();
+    let mut tx = a
+        .peer
+        .create_data_channel("bench", &options)
+        .expect("channel");
+    let mut rx = b
+        .peer
+        .create_data_channel("bench", &options)
+        .expect("channel");
+    a.peer.create_offer().expect("offer");
     let opened = Instant::now();
     let mut seen = String::new();
     while tx.get_ready_state() != ChannelState::Open || rx.get_ready_state() != ChannelState::Open {
@@ -60,8 +44,8 @@ fn main() {
         relay(&mut b, &mut a);
         let now = format!(
             "{:?}/{:?} {:?}/{:?}",
-            a.get_connection_state(),
-            b.get_connection_state(),
+            a.peer.get_connection_state(),
+            b.peer.get_connection_state(),
             tx.get_ready_state(),
             rx.get_ready_state()
         );

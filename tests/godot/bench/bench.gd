@@ -91,6 +91,16 @@ func _core() -> void:
 	close_pair(lossy)
 
 
+## Sends [param message] until [param total] bytes went out or the channel holds HIGH_WATER
+## bytes, pacing on get_buffered_amount() as a game should. Returns the new sent count.
+static func keep_full(tx: WebRTCDataChannel, message: PackedByteArray, sent: int, total: int) -> int:
+	while sent < total and tx.get_buffered_amount() < HIGH_WATER:
+		if tx.put_packet(message) != OK:
+			break
+		sent += message.size()
+	return sent
+
+
 func _throughput(pair: Array, size: int) -> void:
 	var a: WebRTCPeerConnection = pair[0]
 	var b: WebRTCPeerConnection = pair[1]
@@ -104,10 +114,7 @@ func _throughput(pair: Array, size: int) -> void:
 	var receive_usec := 0
 	var started := Time.get_ticks_usec()
 	while received < THROUGHPUT_BYTES:
-		while sent < THROUGHPUT_BYTES and tx.get_buffered_amount() < HIGH_WATER:
-			if tx.put_packet(message) != OK:
-				break
-			sent += size
+		sent = keep_full(tx, message, sent, THROUGHPUT_BYTES)
 		a.poll()
 		var before := Time.get_ticks_usec()
 		b.poll()
@@ -132,10 +139,7 @@ func _unreliable(pair: Array, size: int) -> void:
 	var started := Time.get_ticks_usec()
 	var last_arrival := Time.get_ticks_usec()
 	while true:
-		while sent < UNRELIABLE_BYTES and tx.get_buffered_amount() < HIGH_WATER:
-			if tx.put_packet(message) != OK:
-				break
-			sent += size
+		sent = keep_full(tx, message, sent, UNRELIABLE_BYTES)
 		a.poll()
 		b.poll()
 		while rx.get_available_packet_count() > 0:
