@@ -8,6 +8,8 @@ godot=${GODOT_BIN:?set GODOT_BIN to a Godot 4 binary}
 project="$repo/tests/godot"
 logs="$repo/tests/results/godot"
 limit=${GODOT_TEST_TIMEOUT:-120}
+# The impairment relay the network-fault scenes start (cargo build --release -p udp-impair).
+export UDP_IMPAIR=${UDP_IMPAIR:-$repo/target/release/udp-impair}
 mkdir -p "$logs"
 
 passed=0

@@ -49,6 +49,20 @@ cargo test --workspace 2>&1 | tee "$results/cargo-test.log"
 [[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("cargo test")
 count_cargo "$results/cargo-test.log"
 
+# The 8 MiB transfer through a lossy path takes minutes of mostly waiting on SCTP timers: it
+# runs in the background while the other suites run, and is collected before the summary.
+section "start in the background: 8 MiB through 10% loss, 20±10 ms jitter, 1% reorder"
+lossy_bin=$(cargo test -p webrtc-godot-core --test impaired --no-run --message-format=json 2>/dev/null \
+    | sed -nE 's/.*"executable":"([^"]+)".*/\1/p' | tail -n1)
+if [[ -x "$lossy_bin" ]]; then
+    "$lossy_bin" --ignored --nocapture >"$results/lossy-transfer.log" 2>&1 &
+    lossy_pid=$!
+    echo "started (log: $results/lossy-transfer.log)"
+else
+    echo "cannot build the impaired-path test binary"
+    lossy_pid=""
+fi
+
 section "signaling server load: 1,000 clients"
 # Two sockets per client in one process; the default limit of 1024 descriptors is too low.
 ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -56,8 +70,8 @@ cargo test -p webrtc-signaling --test server -- --ignored --nocapture 2>&1 | tee
 [[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("signaling load")
 count_cargo "$results/signaling-load.log"
 
-section "build the addon and the signaling server"
-if ! tests/tools/build-addon.sh tests/godot demo_project || ! cargo build --release -p webrtc-signaling; then
+section "build the addon, the signaling server and the impairment relay"
+if ! tests/tools/build-addon.sh tests/godot demo_project || ! cargo build --release -p webrtc-signaling -p udp-impair; then
     failures+=("release build")
     total_failed=$((total_failed + 1))
 fi
@@ -73,6 +87,16 @@ else
     failures+=("godot provisioning")
     total_failed=$((total_failed + 1))
 fi
+
+section "8 MiB through a lossy path (started in the background)"
+if [[ -n "$lossy_pid" ]] && wait "$lossy_pid"; then
+    :
+else
+    failures+=("lossy transfer")
+fi
+grep -E "^test |FIGURE|panicked|timed out" "$results/lossy-transfer.log"
+count_cargo "$results/lossy-transfer.log"
+grep -q "^test result:" "$results/lossy-transfer.log" || total_failed=$((total_failed + 1))
 
 section "summary"
 [[ ${#failures[@]} -eq 0 ]] || echo "failed stages: ${failures[*]}"

@@ -70,8 +70,10 @@ impl ChannelShared {
     }
 
     /// Marks the channel closed from the connection side (the connection itself went away).
+    /// Also releases a pump waiting for inbox room: nobody will wait for this channel's data.
     pub(crate) fn mark_closed(&self) {
         self.state.set(ChannelState::Closed);
+        self.room.notify_one();
     }
 
     /// Queues a message, waiting while the inbox is full.
@@ -299,9 +301,7 @@ impl Channel {
 impl Drop for Channel {
     fn drop(&mut self) {
         self.close();
-        // Release a pump waiting for inbox room: nobody will read this inbox again.
         self.shared.mark_closed();
-        self.shared.room.notify_one();
     }
 }
 
@@ -336,7 +336,6 @@ async fn pump(dc: Arc<dyn DataChannel>, shared: Weak<ChannelShared>, pc: Weak<dy
     }
     if let Some(shared) = shared.upgrade() {
         shared.mark_closed();
-        shared.room.notify_one();
     }
 }
 

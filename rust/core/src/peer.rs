@@ -116,6 +116,16 @@ impl PeerShared {
         }
     }
 
+    /// Marks every channel closed: the connection under them is gone (closed or failed), so
+    /// sends must fail instead of queueing for a transport that will never carry them.
+    fn close_channels(&self) {
+        for channel in lock(&self.channels).drain(..) {
+            if let Some(channel) = channel.upgrade() {
+                channel.mark_closed();
+            }
+        }
+    }
+
     fn track(&self, channel: &Channel) {
         let mut channels = lock(&self.channels);
         channels.retain(|weak| weak.strong_count() > 0);
@@ -192,8 +202,10 @@ impl PeerConnectionEventHandler for Handler {
         self.shared
             .connection
             .set_unless(state, ConnectionState::Closed);
-        if state == ConnectionState::Connected {
-            self.nudge_driver();
+        match state {
+            ConnectionState::Connected => self.nudge_driver(),
+            ConnectionState::Failed | ConnectionState::Closed => self.shared.close_channels(),
+            _ => {}
         }
     }
 
@@ -449,11 +461,7 @@ impl Peer {
         self.shared.connection.set(ConnectionState::Closed);
         self.signaling = SignalingState::Closed;
         lock(&self.shared.events).clear();
-        for channel in lock(&self.shared.channels).drain(..) {
-            if let Some(channel) = channel.upgrade() {
-                channel.mark_closed();
-            }
-        }
+        self.shared.close_channels();
         if let Some(live) = self.live.take() {
             runtime::spawn_close(async move {
                 let _ = live.pc.close().await;

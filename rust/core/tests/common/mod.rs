@@ -44,6 +44,12 @@ impl Default for Side {
 
 /// Moves one side's pending events to the other, exactly as `poll()` + signal handlers would.
 pub fn relay(from: &mut Side, to: &mut Side) {
+    relay_via(from, to, None);
+}
+
+/// Like [`relay`], but tells `to` that `from` lives at `via` (a middlebox that forwards to it):
+/// every candidate's address and port are replaced, so the only path between them is `via`.
+pub fn relay_via(from: &mut Side, to: &mut Side, via: Option<std::net::SocketAddr>) {
     for _ in 0..from.peer.pending_events() {
         let Some(event) = from.peer.next_event() else {
             break;
@@ -58,6 +64,10 @@ pub fn relay(from: &mut Side, to: &mut Side) {
                     .expect("remote description");
             }
             PeerEvent::IceCandidate { media, index, name } => {
+                let name = match via {
+                    Some(addr) => rewrite_candidate(&name, addr),
+                    None => name,
+                };
                 to.peer
                     .add_ice_candidate(&media, index, &name)
                     .expect("candidate");
@@ -81,4 +91,14 @@ pub fn run_until(
         relay(b, a);
         std::thread::yield_now();
     }
+}
+
+/// Replaces the connection address and port of a candidate line (fields 5 and 6 of RFC 8839's
+/// `candidate-attribute`).
+pub fn rewrite_candidate(name: &str, addr: std::net::SocketAddr) -> String {
+    let mut fields: Vec<String> = name.split_whitespace().map(str::to_owned).collect();
+    assert!(fields.len() >= 8, "unexpected candidate '{name}'");
+    fields[4] = addr.ip().to_string();
+    fields[5] = addr.port().to_string();
+    fields.join(" ")
 }
