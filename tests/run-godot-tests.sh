@@ -7,7 +7,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 godot=${GODOT_BIN:?set GODOT_BIN to a Godot 4 binary}
 project="$repo/tests/godot"
 logs="$repo/tests/results/godot"
-limit=${GODOT_TEST_TIMEOUT:-120}
+default_limit=${GODOT_TEST_TIMEOUT:-180}
 # The impairment relay the network-fault scenes start (cargo build --release -p udp-impair).
 export UDP_IMPAIR=${UDP_IMPAIR:-$repo/target/release/udp-impair}
 mkdir -p "$logs"
@@ -19,6 +19,9 @@ for script in "$project"/tests/test_*.gd; do
     filter=${1:-}
     [[ -n "$filter" && "$name" != *"$filter"* ]] && continue
     log="$logs/$name.log"
+    # A script may ask for a tighter limit with a "# time-limit: SECONDS" line.
+    script_limit=$(sed -nE 's/^# time-limit: ([0-9]+)$/\1/p' "$script")
+    limit=${script_limit:-$default_limit}
     start=$(date +%s%3N)
     timeout -k 5 "$limit" "$godot" --headless --path "$project" --script "res://tests/$name.gd" >"$log" 2>&1
     code=$?

@@ -63,7 +63,7 @@ static func link(a: WebRTCPeerConnection, b: WebRTCPeerConnection) -> void:
 ## Disconnects every handler `link` made, breaking the peer ↔ closure reference cycles.
 static func unlink(peers: Array) -> void:
 	for peer in peers:
-		for sig in ["session_description_created", "ice_candidate_created"]:
+		for sig in ["session_description_created", "ice_candidate_created", "data_channel_received"]:
 			for connection in peer.get_signal_connection_list(sig):
 				peer.disconnect(sig, connection["callable"])
 
@@ -86,3 +86,18 @@ func finish() -> void:
 	else:
 		print("RESULT FAIL %s (%d of %d checks failed)" % [name, failures.size(), checks])
 		tree.quit(1)
+
+
+## This process's resident memory (KiB), thread count and open file descriptors, from /proc.
+static func process_stats() -> Dictionary:
+	var stats := {"rss_kib": -1, "threads": -1, "fds": DirAccess.get_files_at("/proc/self/fd").size()}
+	var status := FileAccess.open("/proc/self/status", FileAccess.READ)
+	if status == null:
+		return stats
+	while not status.eof_reached():
+		var line := status.get_line()
+		if line.begins_with("VmRSS:"):
+			stats["rss_kib"] = line.split(":")[1].strip_edges().split(" ")[0].to_int()
+		elif line.begins_with("Threads:"):
+			stats["threads"] = line.split(":")[1].strip_edges().to_int()
+	return stats

@@ -1,0 +1,268 @@
+//! What a hostile or broken peer cannot do: connect with a certificate that does not match
+//! the signaled fingerprint, make us buffer without bound, or find us listening where the
+//! game did not ask.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use common::{dict, relay, run_until, Side};
+use webrtc_godot_core::{
+    Channel, ChannelOptions, ChannelState, ConnectionState, Error, PeerEvent, Value,
+};
+
+fn negotiated(id: i64) -> ChannelOptions {
+    ChannelOptions::parse(&dict(&[
+        ("negotiated", Value::Bool(true)),
+        ("id", Value::Int(id)),
+    ]))
+    .expect("valid options")
+}
+
+/// Changes the first byte of every `a=fingerprint` line, keeping the syntax valid.
+fn tamper(sdp: &str) -> String {
+    sdp.split_inclusive('\n')
+        .map(|line| match line.split_once("a=fingerprint:sha-256 ") {
+            Some((head, hex)) => {
+                let flipped = if hex.starts_with("00") { "FF" } else { "00" };
+                format!("{head}a=fingerprint:sha-256 {flipped}{}", &hex[2..])
+            }
+            None => line.to_owned(),
+        })
+        .collect()
+}
+
+/// Signals A → B with B seeing a tampered fingerprint for A; B → A is honest.
+fn relay_tampering(a: &mut Side, b: &mut Side) {
+    while let Some(event) = a.peer.next_event() {
+        match event {
+            PeerEvent::SessionDescription { kind, sdp } => {
+                a.peer.set_local_description(kind, &sdp).expect("local");
+                let forged = tamper(&sdp);
+                assert_ne!(forged, sdp, "the offer carries a fingerprint");
+                b.peer
+                    .set_remote_description(kind, &forged)
+                    .expect("a well-formed fingerprint is accepted at signaling time");
+            }
+            PeerEvent::IceCandidate { media, index, name } => {
+                b.peer
+                    .add_ice_candidate(&media, index, &name)
+                    .expect("candidate");
+            }
+            PeerEvent::DataChannel(channel) => a.received.push(channel),
+        }
+    }
+    relay(b, a);
+}
+
+#[test]
+fn a_certificate_that_does_not_match_the_fingerprint_gets_no_connection_and_no_data() {
+    let mut a = Side::default();
+    let mut b = Side::default();
+    let mut ca = a
+        .peer
+        .create_data_channel("x", &negotiated(1))
+        .expect("channel");
+    let cb = b
+        .peer
+        .create_data_channel("x", &negotiated(1))
+        .expect("channel");
+    a.peer.create_offer().expect("offer");
+    let start = Instant::now();
+    let mut attempts = 0;
+    let mut sent = 0;
+    while b.peer.get_connection_state() != ConnectionState::Failed {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "B never refused the impostor (state {:?})",
+            b.peer.get_connection_state()
+        );
+        relay_tampering(&mut a, &mut b);
+        assert_ne!(
+            b.peer.get_connection_state(),
+            ConnectionState::Connected,
+            "B connected to a peer whose certificate does not match"
+        );
+        assert_ne!(cb.get_ready_state(), ChannelState::Open);
+        attempts += 1;
+        if ca.put_packet(b"secret").is_ok() {
+            sent += 1;
+        }
+        std::thread::yield_now();
+    }
+    assert_eq!(cb.get_available_packet_count(), 0, "no data delivered");
+    assert_eq!(sent, 0, "A never had an open channel to send on");
+    println!(
+        "FIGURE tampered fingerprint: B reported FAILED after {:?} ({attempts} polls), nothing delivered",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn a_reader_that_stops_reading_pushes_back_on_the_sender_and_loses_nothing() {
+    const SIZE: usize = 16 * 1024;
+    let mut a = Side::default();
+    let mut b = Side::default();
+    let mut tx = a
+        .peer
+        .create_data_channel("flood", &negotiated(2))
+        .expect("channel");
+    let mut rx = b
+        .peer
+        .create_data_channel("flood", &negotiated(2))
+        .expect("channel");
+    a.peer.create_offer().expect("offer");
+    run_until(&mut a, &mut b, "open", |_, _| {
+        tx.get_ready_state() == ChannelState::Open && rx.get_ready_state() == ChannelState::Open
+    });
+
+    // The game stops reading; the peer keeps sending until it is told to wait.
+    let mut sent = 0u32;
+    let mut refused = false;
+    let start = Instant::now();
+    let mut most_queued = 0usize;
+    while !refused {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the sender was never pushed back ({sent} messages, {} B buffered, {} queued here)",
+            tx.get_buffered_amount(),
+            rx.get_available_packet_count()
+        );
+        let mut data = vec![0u8; SIZE];
+        data[..4].copy_from_slice(&sent.to_be_bytes());
+        match tx.put_packet(&data) {
+            Ok(()) => sent += 1,
+            Err(Error::Busy(_)) => refused = true,
+            Err(err) => panic!("unexpected send error: {err}"),
+        }
+        most_queued = most_queued.max(rx.get_available_packet_count() * SIZE);
+        relay(&mut a, &mut b);
+        relay(&mut b, &mut a);
+    }
+    // Let the transport settle with the reader still away, then look at what we hold.
+    let settled = Instant::now();
+    let mut last = (usize::MAX, 0);
+    while settled.elapsed() < Duration::from_secs(30) {
+        let now = (tx.get_buffered_amount(), rx.get_available_packet_count());
+        if now == last {
+            break;
+        }
+        last = now;
+        run_until(&mut a, &mut b, "a moment", |_, _| true);
+        std::thread::yield_now();
+    }
+    let held = rx.get_available_packet_count() * SIZE;
+    most_queued = most_queued.max(held);
+    println!(
+        "FIGURE unread channel: sender refused after {sent} x 16 KiB ({:.1} MiB), {} B still buffered at the sender, receiver holds {:.1} MiB",
+        (sent as usize * SIZE) as f64 / 1048576.0,
+        tx.get_buffered_amount(),
+        most_queued as f64 / 1048576.0
+    );
+    assert!(
+        most_queued <= 4 << 20,
+        "the receiver queued {most_queued} B for a game that does not read"
+    );
+
+    // The game reads again: everything arrives, in order, none dropped.
+    let mut next = 0u32;
+    run_until(
+        &mut a,
+        &mut b,
+        "every message after reading resumes",
+        |_, _| {
+            while rx.get_available_packet_count() > 0 {
+                let data = rx.get_packet().expect("packet");
+                assert_eq!(data.len(), SIZE);
+                let seq = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
+                assert_eq!(seq, next, "in order, none lost");
+                next += 1;
+            }
+            next == sent
+        },
+    );
+}
+
+/// UDP and TCP sockets of this process as `(local address, listening)`.
+fn own_sockets() -> Vec<(String, bool)> {
+    let inodes: HashSet<String> = std::fs::read_dir("/proc/self/fd")
+        .expect("fd list")
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_string_lossy().into_owned();
+            target
+                .strip_prefix("socket:[")
+                .and_then(|rest| rest.strip_suffix(']'))
+                .map(str::to_owned)
+        })
+        .collect();
+    let mut found = Vec::new();
+    for table in ["udp", "udp6", "tcp", "tcp6"] {
+        let text = std::fs::read_to_string(format!("/proc/self/net/{table}")).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() > 9 && inodes.contains(fields[9]) {
+                // TCP state 0A is LISTEN; every bound UDP socket receives.
+                let listening = table.starts_with("udp") || fields[3] == "0A";
+                if listening {
+                    found.push((format!("{table} {}", decode(fields[1])), listening));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// `0100007F:1F90` → `127.0.0.1:8080`; IPv6 in the kernel's word order.
+fn decode(hex: &str) -> String {
+    let (addr, port) = hex.split_once(':').expect("addr:port");
+    let port = u16::from_str_radix(port, 16).expect("port");
+    let bytes: Vec<u8> = (0..addr.len() / 2)
+        .map(|i| u8::from_str_radix(&addr[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect();
+    let ip: std::net::IpAddr = if bytes.len() == 4 {
+        std::net::Ipv4Addr::new(bytes[3], bytes[2], bytes[1], bytes[0]).into()
+    } else {
+        let mut octets = [0u8; 16];
+        for word in 0..4 {
+            for i in 0..4 {
+                octets[word * 4 + i] = bytes[word * 4 + 3 - i];
+            }
+        }
+        std::net::Ipv6Addr::from(octets).into()
+    };
+    std::net::SocketAddr::new(ip, port).to_string()
+}
+
+#[test]
+fn with_loopback_binding_nothing_listens_beyond_loopback() {
+    let mut a = Side::default();
+    let mut b = Side::default();
+    let ca = a
+        .peer
+        .create_data_channel("x", &negotiated(4))
+        .expect("channel");
+    let cb: Channel = b
+        .peer
+        .create_data_channel("x", &negotiated(4))
+        .expect("channel");
+    a.peer.create_offer().expect("offer");
+    run_until(&mut a, &mut b, "open", |_, _| {
+        ca.get_ready_state() == ChannelState::Open && cb.get_ready_state() == ChannelState::Open
+    });
+    let sockets = own_sockets();
+    println!("FIGURE sockets of two connected loopback peers: {sockets:?}");
+    assert!(!sockets.is_empty(), "the peers' sockets are visible");
+    for (socket, _) in &sockets {
+        let addr = socket.split(' ').nth(1).unwrap_or_default();
+        assert!(
+            addr.starts_with("127.") || addr.starts_with("[::1]"),
+            "socket bound beyond loopback: {socket}"
+        );
+    }
+    assert!(
+        sockets.iter().all(|(socket, _)| socket.starts_with("udp")),
+        "no TCP listener: {sockets:?}"
+    );
+}
