@@ -1,11 +1,13 @@
 ## Plays the demo without a person, for scripts and CI:
 ##   godot --headless --path demo_project -- --auto --server=ws://127.0.0.1:9080 --players=4
 ##     [--lobby=NAME] [--mode=mesh|server] [--seconds=3] [--quit-after=SECONDS]
+##     [--bind=IP] [--turn=turn:HOST:PORT --turn-user=U --turn-password=P] [--relay-only]
 ## Without --lobby it hosts: it creates the lobby, prints "LOBBY <name>", and seals it once all
 ## players are connected ("SEALED"). Everyone steers in circles, chats and pings for --seconds,
 ## then prints one SUMMARY line and exits 0 only if it saw every player and every chat line.
 ## With --quit-after it announces that it is leaving and quits early; the others must then see
-## it disconnect within 10 s. A refused join prints "ERROR <reason>" and exits 3.
+## it disconnect within 10 s. A refused join prints "ERROR <reason>" and exits 3; a connection
+## that fails before connecting (unreachable, TURN refused) prints "FAILED ..." and exits 4.
 ##
 ## Ending cleanly needs two rounds: "done" carries how many chat lines we sent (so receivers can
 ## check they got them all), "bye" says we have everyone's "done". Nobody quits before every
@@ -14,6 +16,7 @@
 extends Node
 
 const EXIT_REFUSED := 3
+const EXIT_CONNECTION_FAILED := 4
 const DISCONNECT_LIMIT_MS := 10000
 const CHAT_EVERY := 0.5
 const PING_EVERY := 0.5
@@ -39,6 +42,12 @@ var rtts: Array[float] = []
 var failures: Array[String] = []
 var chat_calls := 0
 var _refusal := ""
+## Where ICE binds (loopback unless told), and an optional TURN server to relay through.
+var bind_address := "127.0.0.1"
+var turn_url := ""
+var turn_user := ""
+var turn_password := ""
+var relay_only := false
 
 
 func start(p_game: Node, args: PackedStringArray) -> void:
@@ -52,6 +61,11 @@ func start(p_game: Node, args: PackedStringArray) -> void:
 			"--players": players = maxi(2, value.to_int())
 			"--seconds": seconds = value.to_float()
 			"--quit-after": quit_after = value.to_float()
+			"--bind": bind_address = value
+			"--turn": turn_url = value
+			"--turn-user": turn_user = value
+			"--turn-password": turn_password = value
+			"--relay-only": relay_only = true
 	# A headless loop otherwise spins as fast as it can; several instances share the CPU.
 	Engine.max_fps = 120
 	game.multiplayer.peer_connected.connect(func(id: int): seen[id] = true)
@@ -73,7 +87,14 @@ func start(p_game: Node, args: PackedStringArray) -> void:
 		if game.lobby.id == 0 and _refusal.is_empty():
 			_refusal = "cannot reach %s (close code %d)" % [server, code])
 	game.lobby.lobby_sealed.connect(func(): print("SEALED lobby=%s" % game.lobby.lobby))
-	game.lobby.peer_config = {"bindAddresses": ["127.0.0.1"], "mdns": false}
+	game.lobby.peer_failed.connect(func(peer: int):
+		print("FAILED connection to player %d (see the errors above)" % peer)
+		get_tree().quit(EXIT_CONNECTION_FAILED))
+	game.lobby.peer_config = {"bindAddresses": [bind_address], "mdns": false}
+	if not turn_url.is_empty():
+		game.lobby.peer_config["iceServers"] = [{"urls": [turn_url], "username": turn_user, "credential": turn_password}]
+	if relay_only:
+		game.lobby.peer_config["iceTransportPolicy"] = "relay"
 	_run()
 
 

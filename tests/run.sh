@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The one test command: lint, Rust tests, signaling load test, release builds, Godot
-# provisioning, the headless Godot suite, demo lobbies through the signaling server, and the
-# interop suite against Chromium, libdatachannel and aiortc.
+# The one test command: lint, Rust tests (property tests and impaired-network tests included),
+# signaling load test, release builds, Godot provisioning, the headless Godot suite, demo
+# lobbies through the signaling server, TURN through coturn, and the interop suite against
+# Chromium, libdatachannel and aiortc.
 # Works on a fresh Debian machine as root with no standard input; downloads are cached outside
 # the repository (~/.cache/godot-webrtc-rs, cargo's own cache). Ends with "N passed, N failed".
 set -uo pipefail
@@ -81,6 +82,7 @@ if GODOT_BIN=$(tests/tools/provision-godot.sh); then
     echo "using $GODOT_BIN ($("$GODOT_BIN" --headless --version 2>/dev/null | tail -n1))"
     run_suite "headless Godot suite" godot tests/run-godot-tests.sh
     run_suite "demo lobbies through the signaling server" demo tests/run-demo-tests.sh
+    run_suite "TURN relay through coturn between network namespaces" turn tests/turn/run.sh
     run_suite "interop: Chromium, libdatachannel, aiortc (matrix: tests/interop/MATRIX.md)" \
         interop tests/interop/run.sh
 else

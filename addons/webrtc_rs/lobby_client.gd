@@ -19,6 +19,9 @@ signal lobby_sealed
 ## A peer became reachable (directly, or through the host in server/client mode).
 signal peer_connected(id: int)
 signal peer_disconnected(id: int)
+## The connection to [param id] failed before it ever connected: the peer is unreachable, or
+## a TURN server refused us (the reason is in the error log).
+signal peer_failed(id: int)
 ## The server refused something (lobby full, sealed, unknown...) or sent something unreadable.
 signal lobby_error(message: String)
 ## The WebSocket to the server closed ([param code] is -1 when it never opened).
@@ -42,6 +45,8 @@ var _socket := WebSocketPeer.new()
 var _socket_state := WebSocketPeer.STATE_CLOSED
 var _join_request := {}
 var _since_keepalive := 0.0
+## Connections not yet connected, by peer id, watched for failure.
+var _pending := {}
 
 
 func _ready() -> void:
@@ -76,6 +81,7 @@ func leave() -> void:
 		multiplayer.multiplayer_peer = OfflineMultiplayerPeer.new()
 	multiplayer_peer.close()
 	multiplayer_peer = WebRTCMultiplayerPeer.new()
+	_pending.clear()
 	lobby = ""
 	id = 0
 	sealed = false
@@ -95,6 +101,13 @@ func _process(delta: float) -> void:
 		if _since_keepalive >= KEEPALIVE_SECONDS:
 			_since_keepalive = 0.0
 			_send({"type": "ping"})
+	for peer in _pending.keys():
+		match _pending[peer].get_connection_state():
+			WebRTCPeerConnection.STATE_CONNECTED:
+				_pending.erase(peer)
+			WebRTCPeerConnection.STATE_FAILED, WebRTCPeerConnection.STATE_CLOSED:
+				_pending.erase(peer)
+				peer_failed.emit(peer)
 	if state == WebSocketPeer.STATE_CLOSED and _socket_state != WebSocketPeer.STATE_CLOSED:
 		signaling_closed.emit(_socket.get_close_code(), _socket.get_close_reason())
 	_socket_state = state
@@ -191,6 +204,7 @@ func _connect_to(peer: int) -> WebRTCPeerConnection:
 	if err != OK:
 		lobby_error.emit("cannot add peer %d: %s" % [peer, error_string(err)])
 		return null
+	_pending[peer] = connection
 	return connection
 
 

@@ -6,8 +6,9 @@
 //! queue in `poll()`, so every signal is emitted where GDScript expects it.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::Duration;
 
 use webrtc::data_channel::DataChannel;
 use webrtc::peer_connection::{
@@ -26,6 +27,10 @@ use crate::state::{ConnectionState, GatheringState, SignalingState, StateCell};
 
 /// Candidates held until the remote description arrives; more is a misbehaving peer.
 const MAX_PENDING_CANDIDATES: usize = 256;
+
+/// How long a relay-only connection may wait for its first TURN allocation. webrtc-rs never
+/// finishes gathering when a TURN server does not answer at all.
+const RELAY_GATHERING_LIMIT: Duration = Duration::from_secs(10);
 
 /// Per-channel send buffer: sends beyond it fail with [`Error::Busy`] instead of growing
 /// without bound (Chromium uses the same 16 MiB cap).
@@ -89,6 +94,8 @@ struct PeerShared {
     local_mid: Mutex<String>,
     /// Every channel of this connection, so `close()` can mark them closed at once.
     channels: Mutex<Vec<Weak<ChannelShared>>>,
+    /// Local candidates gathered; none at the end of gathering means no path can ever work.
+    candidates: AtomicUsize,
     closed: AtomicBool,
 }
 
@@ -106,6 +113,7 @@ impl PeerShared {
             gathering: StateCell::new(GatheringState::New),
             local_mid: Mutex::new(String::new()),
             channels: Mutex::new(Vec::new()),
+            candidates: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
         }
     }
@@ -124,6 +132,23 @@ impl PeerShared {
                 channel.mark_closed();
             }
         }
+    }
+
+    /// Fails a connection that has no local candidate once gathering is over (or overdue):
+    /// webrtc-rs keeps it CONNECTING for ever, and Godot code waits for FAILED.
+    fn fail_without_candidates(&self) {
+        if self.candidates.load(Ordering::Acquire) > 0 || self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        log::error!(
+            "ICE found no usable address: every TURN server refused us or did not answer \
+             (check the 'iceServers' URLs and credentials), or nothing could be bound; the \
+             connection has FAILED"
+        );
+        // Channels first: whoever sees FAILED must also see them closed.
+        self.close_channels();
+        self.connection
+            .set_unless(ConnectionState::Failed, ConnectionState::Closed);
     }
 
     fn track(&self, channel: &Channel) {
@@ -165,6 +190,7 @@ impl PeerConnectionEventHandler for Handler {
             return;
         };
         if let Incoming::Candidate(name) = candidate::normalize(&init.candidate) {
+            self.shared.candidates.fetch_add(1, Ordering::AcqRel);
             let media = lock(&self.shared.local_mid).clone();
             self.shared.push(PeerEvent::IceCandidate {
                 media,
@@ -187,6 +213,9 @@ impl PeerConnectionEventHandler for Handler {
             _ => GatheringState::New,
         };
         self.shared.gathering.set(state);
+        if state == GatheringState::Complete {
+            self.shared.fail_without_candidates();
+        }
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
@@ -199,13 +228,15 @@ impl PeerConnectionEventHandler for Handler {
             RTCPeerConnectionState::Closed => ConnectionState::Closed,
             _ => return,
         };
+        // Channels first: whoever sees FAILED or CLOSED must also see them closed.
+        if matches!(state, ConnectionState::Failed | ConnectionState::Closed) {
+            self.shared.close_channels();
+        }
         self.shared
             .connection
             .set_unless(state, ConnectionState::Closed);
-        match state {
-            ConnectionState::Connected => self.nudge_driver(),
-            ConnectionState::Failed | ConnectionState::Closed => self.shared.close_channels(),
-            _ => {}
+        if state == ConnectionState::Connected {
+            self.nudge_driver();
         }
     }
 
@@ -393,6 +424,17 @@ impl Peer {
         let pc = live.pc.clone();
         runtime::block_on(pc.set_local_description(description))?
             .map_err(|err| Error::invalid(format!("local {} rejected: {err}", kind.as_str())))?;
+        if self.config.relay_only && !self.config.ice_servers.is_empty() {
+            let shared = Arc::downgrade(&self.shared);
+            if let Ok(handle) = runtime::handle() {
+                handle.spawn(async move {
+                    tokio::time::sleep(RELAY_GATHERING_LIMIT).await;
+                    if let Some(shared) = shared.upgrade() {
+                        shared.fail_without_candidates();
+                    }
+                });
+            }
+        }
         self.signaling = match kind {
             SdpKind::Offer => SignalingState::HaveLocalOffer,
             SdpKind::Answer => SignalingState::Stable,

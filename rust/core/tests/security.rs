@@ -266,3 +266,57 @@ fn with_loopback_binding_nothing_listens_beyond_loopback() {
         "no TCP listener: {sockets:?}"
     );
 }
+
+#[test]
+fn an_unreachable_turn_server_with_relay_only_fails_instead_of_hanging() {
+    // A port nobody listens on: the allocation gets ICMP unreachable or times out.
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0").expect("probe socket");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let config = webrtc_godot_core::PeerConfig::parse(&dict(&[
+        (
+            "bindAddresses",
+            Value::Array(vec![Value::Str("127.0.0.1".into())]),
+        ),
+        ("mdns", Value::Bool(false)),
+        ("iceTransportPolicy", Value::Str("relay".into())),
+        (
+            "iceServers",
+            Value::Array(vec![Value::Dict(dict(&[
+                ("urls", Value::Str(format!("turn:127.0.0.1:{port}"))),
+                ("username", Value::Str("player".into())),
+                ("credential", Value::Str("secret".into())),
+            ]))]),
+        ),
+    ]))
+    .expect("valid config");
+    let mut side = Side {
+        peer: webrtc_godot_core::Peer::new(config),
+        received: Vec::new(),
+    };
+    let channel = side
+        .peer
+        .create_data_channel("x", &ChannelOptions::default())
+        .expect("channel");
+    side.peer.create_offer().expect("offer");
+    let start = Instant::now();
+    while side.peer.get_connection_state() != ConnectionState::Failed {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "still {:?} (gathering {:?}) after 90 s with no way to gather a relay candidate",
+            side.peer.get_connection_state(),
+            side.peer.get_gathering_state()
+        );
+        while let Some(event) = side.peer.next_event() {
+            if let PeerEvent::SessionDescription { kind, sdp } = event {
+                side.peer.set_local_description(kind, &sdp).expect("local");
+            }
+        }
+        std::thread::yield_now();
+    }
+    assert_eq!(channel.get_ready_state(), ChannelState::Closed);
+    println!(
+        "FIGURE unreachable TURN, relay only: FAILED after {:?}",
+        start.elapsed()
+    );
+}

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Two demo players that cannot reach each other connect through a real TURN server (coturn).
+#
+#   netns A (10.201.1.2) --veth-- netns TURN (10.201.1.1 / 10.201.2.1) --veth-- netns B (10.201.2.2)
+#
+# The TURN namespace runs coturn (long-term credentials) and the signaling server; it does not
+# forward between its two links, so A and B only meet through TURN relay addresses. Every
+# packet stays inside namespaces this script creates (no address of this machine is used).
+# Checks: a mesh of two over TURN with iceTransportPolicy "relay"; the same without forcing
+# relay (host candidates exist but cannot connect); and a player with a wrong password gets
+# a clear error and gives up (FAILED), where waiting would hang.
+# Needs root, iproute2, coturn, $GODOT_BIN, the addon in demo_project and release builds.
+# Ends with "turn: N passed, N failed".
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+godot=${GODOT_BIN:?set GODOT_BIN to a Godot 4 binary}
+logs="$repo/tests/results/turn"
+rm -rf "$logs"
+mkdir -p "$logs"
+
+if ! command -v turnserver >/dev/null; then
+    apt-get install -y -qq coturn >"$logs/apt.log" 2>&1 \
+        || { apt-get update -qq >>"$logs/apt.log" 2>&1 && apt-get install -y -qq coturn >>"$logs/apt.log" 2>&1; } \
+        || { echo "cannot install coturn (see $logs/apt.log)"; echo "turn: 0 passed, 1 failed"; exit 1; }
+fi
+
+tag=$$
+ns_turn=wrt-turn-$tag ns_a=wrt-a-$tag ns_b=wrt-b-$tag
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+    wait 2>/dev/null
+    for ns in "$ns_a" "$ns_b" "$ns_turn"; do ip netns del "$ns" 2>/dev/null; done
+}
+trap cleanup EXIT
+
+set -e
+for ns in "$ns_turn" "$ns_a" "$ns_b"; do
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+done
+ip link add "wa$tag" type veth peer name "ta$tag"
+ip link set "wa$tag" netns "$ns_a"
+ip link set "ta$tag" netns "$ns_turn"
+ip link add "wb$tag" type veth peer name "tb$tag"
+ip link set "wb$tag" netns "$ns_b"
+ip link set "tb$tag" netns "$ns_turn"
+ip -n "$ns_turn" addr add 10.201.1.1/24 dev "ta$tag"
+ip -n "$ns_turn" addr add 10.201.2.1/24 dev "tb$tag"
+ip -n "$ns_a" addr add 10.201.1.2/24 dev "wa$tag"
+ip -n "$ns_b" addr add 10.201.2.2/24 dev "wb$tag"
+for pair in "$ns_turn ta$tag" "$ns_turn tb$tag" "$ns_a wa$tag" "$ns_b wb$tag"; do
+    read -r ns dev <<<"$pair"
+    ip -n "$ns" link set "$dev" up
+done
+ip netns exec "$ns_turn" sysctl -qw net.ipv4.ip_forward=0
+set +e
+
+# A and B must not reach each other directly.
+if ip netns exec "$ns_a" ping -c1 -W1 10.201.2.2 >/dev/null 2>&1; then
+    echo "A reaches B directly: the topology is wrong"
+    echo "turn: 0 passed, 1 failed"
+    exit 1
+fi
+
+ip netns exec "$ns_turn" turnserver -n --listening-ip=10.201.1.1 --listening-ip=10.201.2.1 \
+    --relay-ip=10.201.1.1 --listening-port=3478 --min-port=50000 --max-port=50100 \
+    --lt-cred-mech --user=player:correct-horse --realm=webrtc.test --fingerprint \
+    --no-tls --no-dtls --no-cli --no-multicast-peers --log-file=stdout --simple-log --verbose \
+    >"$logs/coturn.log" 2>&1 &
+pids+=($!)
+ip netns exec "$ns_turn" "$repo/target/release/webrtc-signaling" --host 0.0.0.0 --port 9000 \
+    2>"$logs/signaling.log" &
+pids+=($!)
+deadline=$((SECONDS + 10))
+until grep -q "event=listening" "$logs/signaling.log" 2>/dev/null && \
+      ip netns exec "$ns_turn" ss -lun | grep -q "10.201.1.1:3478"; do
+    if ((SECONDS > deadline)); then
+        echo "coturn or the signaling server did not start"; tail -n 20 "$logs"/*.log
+        echo "turn: 0 passed, 1 failed"; exit 1
+    fi
+    sleep 0.1
+done
+
+passed=0
+failed=0
+# player NS NAME TURN_HOST PASSWORD ARGS...: one demo instance in NS, in the background.
+player() {
+    local ns=$1 name=$2 host=$3 password=$4
+    shift 4
+    ip netns exec "$ns" timeout -k 5 60 "$godot" --headless --path "$repo/demo_project" -- --auto \
+        --server="ws://$host:9000" --bind="${host%.1}.2" --turn="turn:$host:3478" \
+        --turn-user=player --turn-password="$password" "$@" >"$logs/$name.log" 2>&1 &
+    LAUNCHED=$!
+}
+
+# host NAME PASSWORD ARGS...: A creates a lobby; sets LOBBY (its name) and HOST (its pid).
+host() {
+    local name=$1 password=$2
+    shift 2
+    player "$ns_a" "$name" 10.201.1.1 "$password" --players=2 --seconds=2 "$@"
+    HOST=$LAUNCHED
+    local deadline=$((SECONDS + 20))
+    until grep -qE "^(LOBBY|ERROR) " "$logs/$name.log" 2>/dev/null; do
+        ((SECONDS < deadline)) || break
+        sleep 0.1
+    done
+    LOBBY=$(sed -nE 's/^LOBBY ([^ ]+).*/\1/p' "$logs/$name.log" | head -n1)
+}
+
+# scenario NAME PLAYER_ARGS...: A hosts, B joins, both must finish with a SUMMARY.
+scenario() {
+    local name=$1 start=$(date +%s%3N)
+    shift
+    host "$name-a" correct-horse "$@"
+    local a=$HOST
+    player "$ns_b" "$name-b" 10.201.2.1 correct-horse --lobby="$LOBBY" --players=2 --seconds=2 "$@"
+    local b=$LAUNCHED
+    wait "$a"; local ca=$?
+    wait "$b"; local cb=$?
+    local ms=$(($(date +%s%3N) - start))
+    if [[ $ca -eq 0 && $cb -eq 0 ]] && grep -q "^SUMMARY" "$logs/$name-a.log" "$logs/$name-b.log"; then
+        passed=$((passed + 1))
+        echo "ok   $name ($ms ms)"
+        grep -h "^SUMMARY" "$logs/$name-a.log" "$logs/$name-b.log" | sed 's/^/     /'
+    else
+        failed=$((failed + 1))
+        echo "FAIL $name (exit $ca/$cb); logs: $logs/$name-{a,b}.log"
+        grep -hE "ERROR|FAILURE" "$logs/$name-a.log" "$logs/$name-b.log" | head -n 10 | sed 's/^/     /'
+    fi
+}
+
+scenario relay-only --relay-only
+scenario relay-by-necessity
+relayed=$(grep -cE "ALLOCATE.*success|incoming packet ALLOCATE processed, success" "$logs/coturn.log")
+echo "     coturn granted $relayed allocations"
+if ((relayed > 0)); then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL coturn saw no allocation"; fi
+
+# A wrong password: the joiner must report the refusal and give up instead of hanging.
+start=$(date +%s%3N)
+host wrong-host correct-horse --relay-only
+host=$HOST
+player "$ns_b" wrong-joiner 10.201.2.1 wrong-password --lobby="$LOBBY" --players=2 --seconds=2 --relay-only
+wait "$LAUNCHED"; code=$?
+ms=$(($(date +%s%3N) - start))
+kill "$host" 2>/dev/null; wait "$host" 2>/dev/null
+if [[ $code -ne 0 && $code -ne 124 ]] && grep -qiE "TURN.*(credential|unauthori|401)" "$logs/wrong-joiner.log" \
+    && grep -q "FAILED" "$logs/wrong-joiner.log"; then
+    passed=$((passed + 1))
+    echo "ok   wrong-password (gave up after $ms ms, exit $code)"
+else
+    failed=$((failed + 1))
+    echo "FAIL wrong-password (exit $code after $ms ms); log: $logs/wrong-joiner.log"
+fi
+grep -hiE "TURN|FAILED|FAILURE" "$logs/wrong-joiner.log" | head -n 5 | sed 's/^/     /'
+
+echo "turn: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
