@@ -320,3 +320,45 @@ fn an_unreachable_turn_server_with_relay_only_fails_instead_of_hanging() {
         start.elapsed()
     );
 }
+
+#[test]
+fn empty_and_largest_packets_cross_and_an_oversized_one_is_refused_whole() {
+    let mut a = Side::default();
+    let mut b = Side::default();
+    let mut tx = a
+        .peer
+        .create_data_channel("sizes", &negotiated(5))
+        .expect("channel");
+    let mut rx = b
+        .peer
+        .create_data_channel("sizes", &negotiated(5))
+        .expect("channel");
+    a.peer.create_offer().expect("offer");
+    run_until(&mut a, &mut b, "open", |_, _| {
+        tx.get_ready_state() == ChannelState::Open && rx.get_ready_state() == ChannelState::Open
+    });
+    let largest = vec![9u8; webrtc_godot_core::config::MAX_MESSAGE_SIZE];
+    tx.put_packet(&[]).expect("an empty binary packet is sent");
+    tx.set_write_mode(webrtc_godot_core::WriteMode::Text);
+    tx.put_packet(&[]).expect("an empty text packet is sent");
+    tx.set_write_mode(webrtc_godot_core::WriteMode::Binary);
+    tx.put_packet(&largest).expect("the largest packet is sent");
+    let oversized = vec![0u8; largest.len() + 1];
+    assert!(matches!(
+        tx.put_packet(&oversized),
+        Err(Error::InvalidParameter(_))
+    ));
+    tx.put_packet(b"after").expect("the channel still works");
+    let mut got = Vec::new();
+    run_until(&mut a, &mut b, "four packets", |_, _| {
+        while rx.get_available_packet_count() > 0 {
+            let data = rx.get_packet().expect("packet").to_vec();
+            got.push((data, rx.was_string_packet()));
+        }
+        got.len() == 4
+    });
+    assert_eq!(got[0], (Vec::new(), false), "empty binary");
+    assert_eq!(got[1], (Vec::new(), true), "empty text");
+    assert_eq!(got[2].0.len(), largest.len(), "largest arrives whole");
+    assert_eq!(got[3].0, b"after");
+}

@@ -82,7 +82,9 @@ func _initialize() -> void:
 	h.check(order_ok, "messages arrive in order")
 	h.check(flags_ok, "was_string_packet matches each message's mode")
 
-	# Binary both ways on the negotiated pair, including an empty and a maximum-size packet.
+	# Binary on the negotiated pair, including a maximum-size packet. (An empty PackedByteArray
+	# never reaches the plugin: PacketPeer.put_packet returns OK for it without sending; the
+	# core sends and receives empty messages, see rust/core/tests/security.rs.)
 	var big := PackedByteArray()
 	big.resize(MAX_PACKET)
 	big.fill(7)
