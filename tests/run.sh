@@ -46,7 +46,7 @@ else
 fi
 
 section "cargo test"
-cargo test --workspace 2>&1 | tee "$results/cargo-test.log"
+cargo test --workspace --no-fail-fast 2>&1 | tee "$results/cargo-test.log"
 [[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("cargo test")
 count_cargo "$results/cargo-test.log"
 
