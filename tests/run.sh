@@ -46,7 +46,7 @@ else
 fi
 
 section "cargo test"
-cargo test --workspace --no-fail-fast 2>&1 | tee "$results/cargo-test.log"
+cargo test --workspace --no-fail-fast -- --show-output 2>&1 | tee "$results/cargo-test.log"
 [[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("cargo test")
 count_cargo "$results/cargo-test.log"
 
@@ -99,6 +99,10 @@ fi
 grep -E "^test |FIGURE|panicked|timed out" "$results/lossy-transfer.log"
 count_cargo "$results/lossy-transfer.log"
 grep -q "^test result:" "$results/lossy-transfer.log" || total_failed=$((total_failed + 1))
+
+section "figures measured by the fault, security and bad-input tests"
+grep -h "^FIGURE" "$results/cargo-test.log" "$results/lossy-transfer.log" 2>/dev/null | sed 's/^FIGURE /- /'
+grep -hE "^(silent path|[0-9]+ cycles in)" "$results"/godot/test_impaired_path.log "$results"/godot/test_lifecycle_stress.log 2>/dev/null | sed 's/^/- /'
 
 section "summary"
 [[ ${#failures[@]} -eq 0 ]] || echo "failed stages: ${failures[*]}"
