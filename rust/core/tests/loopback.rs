@@ -4,18 +4,10 @@ mod common;
 
 use std::time::Instant;
 
-use common::{dict, run_until, Side};
+use common::{dict, negotiated, open_negotiated, run_until, Side};
 use webrtc_godot_core::{
     Channel, ChannelOptions, ChannelState, ConnectionState, Error, SdpKind, Value, WriteMode,
 };
-
-fn negotiated(id: i64) -> ChannelOptions {
-    ChannelOptions::parse(&dict(&[
-        ("negotiated", Value::Bool(true)),
-        ("id", Value::Int(id)),
-    ]))
-    .expect("valid options")
-}
 
 fn open(channel: &Channel) -> bool {
     channel.get_ready_state() == ChannelState::Open
@@ -181,16 +173,7 @@ fn early_candidates_are_queued_and_prefix_forms_accepted() {
 fn close_is_seen_by_the_other_side() {
     let mut a = Side::default();
     let mut b = Side::default();
-    let mut ca = a
-        .peer
-        .create_data_channel("x", &negotiated(3))
-        .expect("channel");
-    let mut cb = b
-        .peer
-        .create_data_channel("x", &negotiated(3))
-        .expect("channel");
-    a.peer.create_offer().expect("offer");
-    run_until(&mut a, &mut b, "open", |_, _| open(&ca) && open(&cb));
+    let (mut ca, mut cb) = open_negotiated(&mut a, &mut b, "x", 3);
 
     ca.close();
     assert_ne!(ca.get_ready_state(), ChannelState::Open);

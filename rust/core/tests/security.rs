@@ -7,18 +7,8 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::{dict, relay, run_until, Side};
-use webrtc_godot_core::{
-    Channel, ChannelOptions, ChannelState, ConnectionState, Error, PeerEvent, Value,
-};
-
-fn negotiated(id: i64) -> ChannelOptions {
-    ChannelOptions::parse(&dict(&[
-        ("negotiated", Value::Bool(true)),
-        ("id", Value::Int(id)),
-    ]))
-    .expect("valid options")
-}
+use common::{dict, negotiated, open_negotiated, relay, run_until, Side};
+use webrtc_godot_core::{ChannelOptions, ChannelState, ConnectionState, Error, PeerEvent, Value};
 
 /// Changes the first byte of every `a=fingerprint` line, keeping the syntax valid.
 fn tamper(sdp: &str) -> String {
@@ -104,18 +94,7 @@ fn a_reader_that_stops_reading_pushes_back_on_the_sender_and_loses_nothing() {
     const SIZE: usize = 16 * 1024;
     let mut a = Side::default();
     let mut b = Side::default();
-    let mut tx = a
-        .peer
-        .create_data_channel("flood", &negotiated(2))
-        .expect("channel");
-    let mut rx = b
-        .peer
-        .create_data_channel("flood", &negotiated(2))
-        .expect("channel");
-    a.peer.create_offer().expect("offer");
-    run_until(&mut a, &mut b, "open", |_, _| {
-        tx.get_ready_state() == ChannelState::Open && rx.get_ready_state() == ChannelState::Open
-    });
+    let (mut tx, mut rx) = open_negotiated(&mut a, &mut b, "flood", 2);
 
     // The game stops reading; the peer keeps sending until it is told to wait.
     let mut sent = 0u32;
@@ -239,18 +218,8 @@ fn decode(hex: &str) -> String {
 fn with_loopback_binding_nothing_listens_beyond_loopback() {
     let mut a = Side::default();
     let mut b = Side::default();
-    let ca = a
-        .peer
-        .create_data_channel("x", &negotiated(4))
-        .expect("channel");
-    let cb: Channel = b
-        .peer
-        .create_data_channel("x", &negotiated(4))
-        .expect("channel");
-    a.peer.create_offer().expect("offer");
-    run_until(&mut a, &mut b, "open", |_, _| {
-        ca.get_ready_state() == ChannelState::Open && cb.get_ready_state() == ChannelState::Open
-    });
+    // Held open while the sockets are listed.
+    let _channels = open_negotiated(&mut a, &mut b, "x", 4);
     let sockets = own_sockets();
     println!("FIGURE sockets of two connected loopback peers: {sockets:?}");
     assert!(!sockets.is_empty(), "the peers' sockets are visible");
@@ -325,18 +294,7 @@ fn an_unreachable_turn_server_with_relay_only_fails_instead_of_hanging() {
 fn empty_and_largest_packets_cross_and_an_oversized_one_is_refused_whole() {
     let mut a = Side::default();
     let mut b = Side::default();
-    let mut tx = a
-        .peer
-        .create_data_channel("sizes", &negotiated(5))
-        .expect("channel");
-    let mut rx = b
-        .peer
-        .create_data_channel("sizes", &negotiated(5))
-        .expect("channel");
-    a.peer.create_offer().expect("offer");
-    run_until(&mut a, &mut b, "open", |_, _| {
-        tx.get_ready_state() == ChannelState::Open && rx.get_ready_state() == ChannelState::Open
-    });
+    let (mut tx, mut rx) = open_negotiated(&mut a, &mut b, "sizes", 5);
     let largest = vec![9u8; webrtc_godot_core::config::MAX_MESSAGE_SIZE];
     tx.put_packet(&[]).expect("an empty binary packet is sent");
     tx.set_write_mode(webrtc_godot_core::WriteMode::Text);

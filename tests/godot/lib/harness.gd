@@ -48,16 +48,29 @@ func wait_until(condition: Callable, what: String, peers: Array = [], seconds :=
 	return false
 
 
-## Wires two connections together in-process, as a signaling server would.
-static func link(a: WebRTCPeerConnection, b: WebRTCPeerConnection) -> void:
+## Wires two connections together in-process, as a signaling server would. With `a_seen_at`
+## ("ip:port") B is told that A's candidates live there, and likewise `b_seen_at` for A: a
+## middlebox at those addresses is then the only path between them.
+static func link(a: WebRTCPeerConnection, b: WebRTCPeerConnection, a_seen_at := "", b_seen_at := "") -> void:
 	a.session_description_created.connect(func(type, sdp):
 		a.set_local_description(type, sdp)
 		b.set_remote_description(type, sdp))
 	b.session_description_created.connect(func(type, sdp):
 		b.set_local_description(type, sdp)
 		a.set_remote_description(type, sdp))
-	a.ice_candidate_created.connect(func(media, index, cand): b.add_ice_candidate(media, index, cand))
-	b.ice_candidate_created.connect(func(media, index, cand): a.add_ice_candidate(media, index, cand))
+	a.ice_candidate_created.connect(func(media, index, cand): b.add_ice_candidate(media, index, rewrite(cand, a_seen_at)))
+	b.ice_candidate_created.connect(func(media, index, cand): a.add_ice_candidate(media, index, rewrite(cand, b_seen_at)))
+
+
+## Replaces a candidate line's address and port with `endpoint` ("ip:port"); unchanged when empty.
+static func rewrite(candidate: String, endpoint: String) -> String:
+	if endpoint.is_empty():
+		return candidate
+	var fields := candidate.split(" ", false)
+	var cut := endpoint.rfind(":")
+	fields[4] = endpoint.substr(0, cut)
+	fields[5] = endpoint.substr(cut + 1)
+	return " ".join(fields)
 
 
 ## Disconnects every handler `link` made, breaking the peer ↔ closure reference cycles.
@@ -76,6 +89,20 @@ static func pair() -> Array:
 	b.initialize(LOOPBACK)
 	link(a, b)
 	return [a, b]
+
+
+## A linked loopback pair with a negotiated channel `label` (id 1) open on both sides:
+## [a, b, a's channel, b's channel, whether it opened within `seconds`].
+func open_pair(label: String, seconds := 10.0) -> Array:
+	var peers := pair()
+	var a: WebRTCPeerConnection = peers[0]
+	var b: WebRTCPeerConnection = peers[1]
+	var ca := a.create_data_channel(label, {"negotiated": true, "id": 1})
+	var cb := b.create_data_channel(label, {"negotiated": true, "id": 1})
+	a.create_offer()
+	var ok: bool = await wait_until(func(): return ca.get_ready_state() == WebRTCDataChannel.STATE_OPEN \
+		and cb.get_ready_state() == WebRTCDataChannel.STATE_OPEN, "%s open" % label, [a, b], seconds)
+	return [a, b, ca, cb, ok]
 
 
 ## Prints the verdict line the runner reads and quits with a matching exit code.

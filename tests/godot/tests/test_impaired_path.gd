@@ -8,15 +8,6 @@ const Harness := preload("res://lib/harness.gd")
 const LIMIT_MS := 10000
 
 
-## Replaces the address and port of a candidate line with `endpoint` ("ip:port").
-static func rewrite(candidate: String, endpoint: String) -> String:
-	var fields := candidate.split(" ", false)
-	var cut := endpoint.rfind(":")
-	fields[4] = endpoint.substr(0, cut)
-	fields[5] = endpoint.substr(cut + 1)
-	return " ".join(fields)
-
-
 func _initialize() -> void:
 	var h := Harness.new(self, "impaired_path", 90.0)
 	var relay_bin := OS.get_environment("UDP_IMPAIR")
@@ -47,14 +38,7 @@ func _initialize() -> void:
 	h.eq(client.add_peer(b, 1), OK, "client add_peer")
 	# Signaling as a server would relay it, except that each side learns the relay's address
 	# instead of the other's: the relay is the only path.
-	a.session_description_created.connect(func(type, sdp):
-		a.set_local_description(type, sdp)
-		b.set_remote_description(type, sdp))
-	b.session_description_created.connect(func(type, sdp):
-		b.set_local_description(type, sdp)
-		a.set_remote_description(type, sdp))
-	a.ice_candidate_created.connect(func(media, index, cand): b.add_ice_candidate(media, index, rewrite(cand, for_b)))
-	b.ice_candidate_created.connect(func(media, index, cand): a.add_ice_candidate(media, index, rewrite(cand, for_a)))
+	Harness.link(a, b, for_b, for_a)
 
 	var events := []
 	server.peer_connected.connect(func(id): events.append("server connected %d" % id))

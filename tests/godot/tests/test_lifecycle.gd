@@ -6,23 +6,11 @@ const Harness := preload("res://lib/harness.gd")
 const CYCLES := 20
 
 
-func open_pair(h, label: String) -> Array:
-	var peers := Harness.pair()
-	var a: WebRTCPeerConnection = peers[0]
-	var b: WebRTCPeerConnection = peers[1]
-	var ca := a.create_data_channel(label, {"negotiated": true, "id": 1})
-	var cb := b.create_data_channel(label, {"negotiated": true, "id": 1})
-	a.create_offer()
-	var ok: bool = await h.wait_until(func(): return ca.get_ready_state() == WebRTCDataChannel.STATE_OPEN \
-		and cb.get_ready_state() == WebRTCDataChannel.STATE_OPEN, "%s open" % label, [a, b])
-	return [a, b, ca, cb, ok]
-
-
 func _initialize() -> void:
 	var h := Harness.new(self, "lifecycle")
 
 	# Channel close, then connection close, seen by the other side.
-	var p: Array = await open_pair(h, "close")
+	var p: Array = await h.open_pair("close")
 	var a: WebRTCPeerConnection = p[0]
 	var b: WebRTCPeerConnection = p[1]
 	p[2].close()
@@ -37,7 +25,7 @@ func _initialize() -> void:
 
 	# initialize() on a connected peer closes it and starts over.
 	Harness.unlink([a, b])
-	p = await open_pair(h, "reuse")
+	p = await h.open_pair("reuse")
 	a = p[0]
 	b = p[1]
 	h.eq(a.initialize(Harness.LOOPBACK), OK, "initialize on a live connection")
@@ -59,7 +47,7 @@ func _initialize() -> void:
 	var completed := 0
 	var cycle_start := Time.get_ticks_msec()
 	for i in CYCLES:
-		p = await open_pair(h, "cycle %d" % i)
+		p = await h.open_pair("cycle %d" % i)
 		if not p[4]:
 			break
 		p[2].put_packet(("ping %d" % i).to_utf8_buffer())
@@ -73,7 +61,7 @@ func _initialize() -> void:
 	print("%d cycles in %d ms" % [completed, Time.get_ticks_msec() - cycle_start])
 
 	# Dropping every reference mid-transfer and mid-ICE must not crash or hang.
-	p = await open_pair(h, "drop")
+	p = await h.open_pair("drop")
 	for i in 50:
 		p[2].put_packet(PackedByteArray([i]))
 	Harness.unlink([p[0], p[1]])

@@ -19,21 +19,9 @@ class Holder extends Node:
 		peers.clear()
 
 
-func open_pair(h, label: String, deadline := 10.0) -> Array:
-	var peers := Harness.pair()
-	var a: WebRTCPeerConnection = peers[0]
-	var b: WebRTCPeerConnection = peers[1]
-	var ca := a.create_data_channel(label, {"negotiated": true, "id": 1})
-	var cb := b.create_data_channel(label, {"negotiated": true, "id": 1})
-	a.create_offer()
-	var ok: bool = await h.wait_until(func(): return ca.get_ready_state() == WebRTCDataChannel.STATE_OPEN \
-		and cb.get_ready_state() == WebRTCDataChannel.STATE_OPEN, "%s open" % label, [a, b], deadline)
-	return [a, b, ca, cb, ok]
-
-
 ## One full cycle; returns whether the message made it.
 func cycle(h, i: int) -> bool:
-	var p: Array = await open_pair(h, "cycle %d" % i)
+	var p: Array = await h.open_pair("cycle %d" % i)
 	if not p[4]:
 		return false
 	p[2].put_packet(("ping %d" % i).to_utf8_buffer())
@@ -102,7 +90,7 @@ func _initialize() -> void:
 	Harness.unlink(ice)
 
 	# Close a channel and its connection mid-transfer, then free them by dropping references.
-	var p: Array = await open_pair(h, "mid-transfer")
+	var p: Array = await h.open_pair("mid-transfer")
 	for i in 200:
 		p[2].put_packet(PackedByteArray([i & 255]).duplicate())
 	p[3].close()
@@ -112,7 +100,7 @@ func _initialize() -> void:
 	p.clear()
 
 	# A node that closes its connections in _exit_tree, freed while connected.
-	p = await open_pair(h, "exit-tree")
+	p = await h.open_pair("exit-tree")
 	var holder := Holder.new()
 	holder.peers = [p[0], p[1]]
 	get_root().add_child(holder)

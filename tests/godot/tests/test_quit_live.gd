@@ -14,12 +14,10 @@ func _initialize() -> void:
 	var h := Harness.new(self, "quit_live")
 	var live := []
 	for i in 4:
-		var peers := Harness.pair()
-		var ca: WebRTCDataChannel = peers[0].create_data_channel("live", {"negotiated": true, "id": 1})
-		var cb: WebRTCDataChannel = peers[1].create_data_channel("live", {"negotiated": true, "id": 1})
-		peers[0].create_offer()
-		await h.wait_until(func(): return ca.get_ready_state() == WebRTCDataChannel.STATE_OPEN \
-			and cb.get_ready_state() == WebRTCDataChannel.STATE_OPEN, "pair %d open" % i, peers)
+		var p: Array = await h.open_pair("live %d" % i)
+		var peers := [p[0], p[1]]
+		var ca: WebRTCDataChannel = p[2]
+		var cb: WebRTCDataChannel = p[3]
 		live.append([peers, ca, cb])
 	for entry in live:
 		for n in 64:

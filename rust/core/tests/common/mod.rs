@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use webrtc_godot_core::{Channel, Peer, PeerConfig, PeerEvent, Value};
+use webrtc_godot_core::{
+    Channel, ChannelOptions, ChannelState, Peer, PeerConfig, PeerEvent, Value,
+};
 
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -25,6 +27,32 @@ pub fn dict(entries: &[(&str, Value)]) -> Vec<(Value, Value)> {
         .iter()
         .map(|(key, value)| (Value::Str((*key).into()), value.clone()))
         .collect()
+}
+
+/// Options for a channel both sides create with the same stream `id`.
+pub fn negotiated(id: i64) -> ChannelOptions {
+    ChannelOptions::parse(&dict(&[
+        ("negotiated", Value::Bool(true)),
+        ("id", Value::Int(id)),
+    ]))
+    .expect("valid options")
+}
+
+/// A negotiated channel `label`/`id` on both sides, opened by A's offer: (A's, B's).
+pub fn open_negotiated(a: &mut Side, b: &mut Side, label: &str, id: i64) -> (Channel, Channel) {
+    let ca = a
+        .peer
+        .create_data_channel(label, &negotiated(id))
+        .expect("channel a");
+    let cb = b
+        .peer
+        .create_data_channel(label, &negotiated(id))
+        .expect("channel b");
+    a.peer.create_offer().expect("offer");
+    run_until(a, b, "both channels open", |_, _| {
+        ca.get_ready_state() == ChannelState::Open && cb.get_ready_state() == ChannelState::Open
+    });
+    (ca, cb)
 }
 
 /// One side: its peer and the channels the remote opened towards it.
