@@ -14,7 +14,7 @@ mod common;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Once;
+use std::sync::{LazyLock, Once};
 
 use common::{dict, loopback_config};
 use proptest::prelude::*;
@@ -35,11 +35,15 @@ fn corpus(kind: &str) -> Vec<String> {
         .collect()
 }
 
-fn candidate_seeds() -> Vec<String> {
-    corpus("candidate")
-        .iter()
-        .flat_map(|file| file.lines().map(str::to_owned).collect::<Vec<_>>())
-        .collect()
+/// Candidate lines of the corpus, read once for every case.
+fn candidate_seeds() -> &'static [String] {
+    static SEEDS: LazyLock<Vec<String>> = LazyLock::new(|| {
+        corpus("candidate")
+            .iter()
+            .flat_map(|file| file.lines().map(str::to_owned).collect::<Vec<_>>())
+            .collect()
+    });
+    &SEEDS
 }
 
 /// Panics anywhere in the process, including webrtc-rs tasks on runtime threads, which would
@@ -155,17 +159,21 @@ fn own_offer() -> String {
     }
 }
 
-fn sdp_seeds() -> Vec<String> {
-    let mut seeds = corpus("sdp");
-    seeds.push(own_offer());
-    seeds
+/// The SDP corpus plus one of our own offers, built once for every case.
+fn sdp_seeds() -> &'static [String] {
+    static SEEDS: LazyLock<Vec<String>> = LazyLock::new(|| {
+        let mut seeds = corpus("sdp");
+        seeds.push(own_offer());
+        seeds
+    });
+    &SEEDS
 }
 
 #[test]
 fn corpus_descriptions_and_candidates_get_an_answer_not_a_crash() {
     let seeds = sdp_seeds();
     let mut accepted = 0;
-    for sdp in &seeds {
+    for sdp in seeds {
         for kind in [SdpKind::Offer, SdpKind::Answer] {
             let mut peer = offering_peer();
             let result = peer.set_remote_description(kind, sdp);
@@ -187,7 +195,7 @@ fn corpus_descriptions_and_candidates_get_an_answer_not_a_crash() {
     peer.set_remote_description(SdpKind::Offer, &seeds[0])
         .expect("libdatachannel-style offer from the corpus");
     for line in candidate_seeds() {
-        explained(peer.add_ice_candidate("0", 0, &line)).expect("explained");
+        explained(peer.add_ice_candidate("0", 0, line)).expect("explained");
     }
 }
 
@@ -201,7 +209,7 @@ proptest! {
         answer in any::<bool>(),
     ) {
         let seeds = sdp_seeds();
-        let sdp = apply(seed.get::<String>(&seeds), &edits);
+        let sdp = apply(seed.get::<String>(seeds), &edits);
         let kind = if answer { SdpKind::Answer } else { SdpKind::Offer };
         let mut peer = if answer { offering_peer() } else { Peer::new(loopback_config()) };
         explained(peer.set_remote_description(kind, &sdp))?;
@@ -237,7 +245,7 @@ proptest! {
         index in any::<i32>(),
     ) {
         let seeds = candidate_seeds();
-        let mutated = apply(seed.get::<String>(&seeds), &edits);
+        let mutated = apply(seed.get::<String>(seeds), &edits);
         let generated = format!("candidate:{}", fields.join(" "));
         let mut peer = Peer::new(loopback_config());
         peer.set_remote_description(SdpKind::Offer, &sdp_seeds()[0]).expect("seed offer");
@@ -286,7 +294,7 @@ proptest! {
 
     #[test]
     fn any_call_sequence_ends_in_ok_or_an_error(calls in prop::collection::vec(call(), 1..12)) {
-        let offer = own_offer();
+        let offer = sdp_seeds().last().expect("our own offer").clone();
         let mut peer = Peer::new(loopback_config());
         let mut channels = Vec::new();
         for call in calls {
