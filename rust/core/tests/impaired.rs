@@ -221,8 +221,13 @@ fn unreliable_channel_never_stalls_and_shows_its_loss() {
         send_time < Duration::from_secs(4),
         "the sender fell behind its 3 s schedule: {send_time:?}"
     );
+    // webrtc-rs abandons a lost unreliable chunk when its retransmission timer fires (at least
+    // 1 s, up to 0.2 s later on the plugin's timer grid); the sends behind it count as buffered
+    // until then. Two seconds' worth of sends is the bound.
+    let two_seconds_of_sends =
+        2 * SIZE * (Duration::from_secs(1).as_nanos() / INTERVAL.as_nanos()) as usize;
     assert!(
-        most_buffered < 64 * 1024,
+        most_buffered < two_seconds_of_sends,
         "unreliable data piled up behind lost packets: {most_buffered} B"
     );
     assert!(
