@@ -15,7 +15,6 @@ use tokio::sync::Notify;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelMessage};
 use webrtc::peer_connection::{PeerConnection, RTCStatsReportEntry, StatsSelector};
 
-use crate::config::MAX_MESSAGE_SIZE;
 use crate::error::{Error, Result};
 use crate::options::{ChannelOptions, UNSET};
 use crate::runtime;
@@ -118,6 +117,8 @@ pub struct Channel {
     shared: Arc<ChannelShared>,
     info: ChannelInfo,
     write_mode: WriteMode,
+    /// The connection's `maxMessageSize`: larger sends are refused whole.
+    max_message_size: usize,
     /// The packet last returned by [`Channel::get_packet`]; Godot reads it through a raw
     /// pointer until the next call, so it must live here.
     current: Option<RTCDataChannelMessage>,
@@ -130,6 +131,7 @@ impl Channel {
         label: &str,
         options: &ChannelOptions,
         pc: Weak<dyn PeerConnection>,
+        max_message_size: usize,
     ) -> Self {
         let info = ChannelInfo {
             label: label.to_owned(),
@@ -145,12 +147,17 @@ impl Channel {
             ChannelState::Connecting,
             options.negotiated_id,
             pc,
+            max_message_size,
         )
     }
 
     /// Wraps a channel the remote side opened. webrtc-rs announces those once they are open,
     /// so the stream id is already known and is read before Godot can see the channel.
-    pub(crate) async fn remote(dc: Arc<dyn DataChannel>, pc: Weak<dyn PeerConnection>) -> Self {
+    pub(crate) async fn remote(
+        dc: Arc<dyn DataChannel>,
+        pc: Weak<dyn PeerConnection>,
+        max_message_size: usize,
+    ) -> Self {
         let id = stream_id(&pc, dc.id()).await;
         let info = ChannelInfo {
             label: dc.label().await.unwrap_or_default(),
@@ -160,7 +167,7 @@ impl Channel {
             max_retransmits: dc.max_retransmits().await.ok().flatten(),
             max_packet_life_time: dc.max_packet_life_time().await.ok().flatten(),
         };
-        Self::start(dc, info, ChannelState::Open, id, pc)
+        Self::start(dc, info, ChannelState::Open, id, pc, max_message_size)
     }
 
     fn start(
@@ -169,6 +176,7 @@ impl Channel {
         state: ChannelState,
         id: Option<u16>,
         pc: Weak<dyn PeerConnection>,
+        max_message_size: usize,
     ) -> Self {
         let shared = Arc::new(ChannelShared::new(state, id));
         if let Ok(handle) = runtime::handle() {
@@ -179,6 +187,7 @@ impl Channel {
             shared,
             info,
             write_mode: WriteMode::default(),
+            max_message_size,
             current: None,
         }
     }
@@ -198,6 +207,11 @@ impl Channel {
     /// SCTP stream id, or 65535 until it is known (in-band channels learn it on open).
     pub fn get_id(&self) -> i32 {
         self.shared.id.load(Ordering::Acquire) as i32
+    }
+
+    /// The largest packet [`Self::put_packet`] accepts: the connection's `maxMessageSize`.
+    pub fn get_max_packet_size(&self) -> usize {
+        self.max_message_size
     }
 
     pub fn get_write_mode(&self) -> WriteMode {
@@ -246,10 +260,11 @@ impl Channel {
                 self.info.label
             )));
         }
-        if data.len() > MAX_MESSAGE_SIZE {
+        if data.len() > self.max_message_size {
             return Err(Error::invalid(format!(
-                "packet of {} bytes exceeds the maximum message size of {MAX_MESSAGE_SIZE} bytes",
-                data.len()
+                "packet of {} bytes exceeds the maximum message size of {} bytes (the 'maxMessageSize' config key raises it)",
+                data.len(),
+                self.max_message_size
             )));
         }
         // The non-blocking sends: a full buffer is reported, never waited on in the game thread.

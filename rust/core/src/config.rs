@@ -17,12 +17,18 @@ use webrtc::peer_connection::{
 use crate::error::{Error, Result};
 use crate::value::{entries, Value};
 
-/// Largest message either side may send, advertised as `a=max-message-size` (the value
-/// Chromium and libdatachannel use too).
-pub const MAX_MESSAGE_SIZE: usize = 262_144;
+/// Largest message either side may send unless `maxMessageSize` says otherwise, advertised as
+/// `a=max-message-size`. webrtc-rs keeps a zeroed scratch buffer of this size per connection,
+/// so it is also that many bytes of memory each; 64 KiB is webrtc-rs's own default, what SCTP
+/// assumes when a peer advertises nothing (RFC 8841), and what Godot's web export buffers per
+/// channel, so a cross-platform game cannot rely on more anyway.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 65_536;
+
+/// The largest `maxMessageSize` accepted: what Chromium and libdatachannel advertise.
+pub const MAX_MESSAGE_SIZE_LIMIT: usize = 262_144;
 
 /// A parsed and validated `initialize()` dictionary.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PeerConfig {
     pub ice_servers: Vec<IceServer>,
     /// `iceTransportPolicy: "relay"` forces traffic through TURN.
@@ -32,6 +38,8 @@ pub struct PeerConfig {
     /// `mdns`: resolve browsers' `.local` host candidates over multicast DNS.
     /// `None` means the default: on, unless every bind address is loopback.
     pub mdns: Option<bool>,
+    /// `maxMessageSize`: the largest message this connection sends or accepts, in bytes.
+    pub max_message_size: usize,
     /// Keys that were ignored, reported in verbose output.
     pub ignored_keys: Vec<String>,
 }
@@ -42,6 +50,19 @@ pub struct IceServer {
     pub urls: Vec<String>,
     pub username: String,
     pub credential: String,
+}
+
+impl Default for PeerConfig {
+    fn default() -> Self {
+        Self {
+            ice_servers: Vec::new(),
+            relay_only: false,
+            bind_addresses: Vec::new(),
+            mdns: None,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            ignored_keys: Vec::new(),
+        }
+    }
 }
 
 impl PeerConfig {
@@ -59,6 +80,7 @@ impl PeerConfig {
                     Value::Bool(on) => config.mdns = Some(*on),
                     other => return Err(wrong_type("mdns", "bool", other)),
                 },
+                "maxMessageSize" => config.max_message_size = parse_max_message_size(value)?,
                 other => config.ignored_keys.push(other.to_owned()),
             }
         }
@@ -138,7 +160,7 @@ impl PeerConfig {
             )
             .with_multicast_dns_mode(mdns)
             .with_include_loopback_candidate(loopback)
-            .with_sctp_max_message_size(SctpMaxMessageSize::Bounded(MAX_MESSAGE_SIZE as u32))
+            .with_sctp_max_message_size(SctpMaxMessageSize::Bounded(self.max_message_size as u32))
             .build()
     }
 }
@@ -262,6 +284,20 @@ fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
         Some((host, port)) => Some((host, Some(port.parse().ok()?))),
         None => Some((authority, None)),
     }
+}
+
+fn parse_max_message_size(value: &Value) -> Result<usize> {
+    let Value::Int(size) = value else {
+        return Err(wrong_type("maxMessageSize", "an int", value));
+    };
+    usize::try_from(*size)
+        .ok()
+        .filter(|size| (1..=MAX_MESSAGE_SIZE_LIMIT).contains(size))
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "config key 'maxMessageSize' must be between 1 and {MAX_MESSAGE_SIZE_LIMIT} bytes, got {size}"
+            ))
+        })
 }
 
 fn parse_transport_policy(value: &Value) -> Result<bool> {

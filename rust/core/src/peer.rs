@@ -162,6 +162,7 @@ impl PeerShared {
 struct Handler {
     shared: Arc<PeerShared>,
     pc: OnceLock<Weak<dyn PeerConnection>>,
+    max_message_size: usize,
 }
 
 impl Handler {
@@ -245,7 +246,7 @@ impl PeerConnectionEventHandler for Handler {
         let Some(pc) = self.pc.get().cloned() else {
             return;
         };
-        let channel = Channel::remote(dc, pc).await;
+        let channel = Channel::remote(dc, pc, self.max_message_size).await;
         self.shared.track(&channel);
         self.shared.push(PeerEvent::DataChannel(channel));
     }
@@ -344,6 +345,7 @@ impl Peer {
             let handler = Arc::new(Handler {
                 shared: self.shared.clone(),
                 pc: OnceLock::new(),
+                max_message_size: self.config.max_message_size,
             });
             let builder = PeerConnectionBuilder::new()
                 .with_configuration(self.config.rtc_configuration())
@@ -487,11 +489,12 @@ impl Peer {
         options: &ChannelOptions,
     ) -> Result<Channel> {
         self.require_new("create_data_channel()")?;
+        let max_message_size = self.config.max_message_size;
         let live = self.live()?;
         let pc = live.pc.clone();
         let dc = runtime::block_on(pc.create_data_channel(label, Some(options.to_init())))?
             .map_err(|err| Error::invalid(format!("cannot create channel '{label}': {err}")))?;
-        let channel = Channel::local(dc, label, options, Arc::downgrade(&pc));
+        let channel = Channel::local(dc, label, options, Arc::downgrade(&pc), max_message_size);
         live.shared.track(&channel);
         Ok(channel)
     }

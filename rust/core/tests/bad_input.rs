@@ -364,6 +364,8 @@ fn call() -> impl Strategy<Value = Call> {
         prop_oneof![
             Just(0usize),
             Just(1),
+            Just(65_536),
+            Just(65_537),
             Just(262_144),
             Just(262_145),
             0usize..2048

@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::{dict, negotiated, open_negotiated, relay, run_until, Side};
+use common::{dict, loopback_config_with, negotiated, open_negotiated, relay, run_until, Side};
 use webrtc_godot_core::{ChannelOptions, ChannelState, ConnectionState, Error, PeerEvent, Value};
 
 /// Changes the first byte of every `a=fingerprint` line, keeping the syntax valid.
@@ -292,31 +292,35 @@ fn an_unreachable_turn_server_with_relay_only_fails_instead_of_hanging() {
 
 #[test]
 fn empty_and_largest_packets_cross_and_an_oversized_one_is_refused_whole() {
-    let mut a = Side::default();
-    let mut b = Side::default();
-    let (mut tx, mut rx) = open_negotiated(&mut a, &mut b, "sizes", 5);
-    let largest = vec![9u8; webrtc_godot_core::config::MAX_MESSAGE_SIZE];
-    tx.put_packet(&[]).expect("an empty binary packet is sent");
-    tx.set_write_mode(webrtc_godot_core::WriteMode::Text);
-    tx.put_packet(&[]).expect("an empty text packet is sent");
-    tx.set_write_mode(webrtc_godot_core::WriteMode::Binary);
-    tx.put_packet(&largest).expect("the largest packet is sent");
-    let oversized = vec![0u8; largest.len() + 1];
-    assert!(matches!(
-        tx.put_packet(&oversized),
-        Err(Error::InvalidParameter(_))
-    ));
-    tx.put_packet(b"after").expect("the channel still works");
-    let mut got = Vec::new();
-    run_until(&mut a, &mut b, "four packets", |_, _| {
-        while rx.get_available_packet_count() > 0 {
-            let data = rx.get_packet().expect("packet").to_vec();
-            got.push((data, rx.was_string_packet()));
-        }
-        got.len() == 4
-    });
-    assert_eq!(got[0], (Vec::new(), false), "empty binary");
-    assert_eq!(got[1], (Vec::new(), true), "empty text");
-    assert_eq!(got[2].0.len(), largest.len(), "largest arrives whole");
-    assert_eq!(got[3].0, b"after");
+    let raised = [("maxMessageSize", Value::Int(262_144))];
+    for (extra, largest) in [(&[][..], 65_536), (&raised[..], 262_144)] {
+        let mut a = Side::with_config(loopback_config_with(extra));
+        let mut b = Side::with_config(loopback_config_with(extra));
+        let (mut tx, mut rx) = open_negotiated(&mut a, &mut b, "sizes", 5);
+        assert_eq!(tx.get_max_packet_size(), largest);
+        let largest = vec![9u8; largest];
+        tx.put_packet(&[]).expect("an empty binary packet is sent");
+        tx.set_write_mode(webrtc_godot_core::WriteMode::Text);
+        tx.put_packet(&[]).expect("an empty text packet is sent");
+        tx.set_write_mode(webrtc_godot_core::WriteMode::Binary);
+        tx.put_packet(&largest).expect("the largest packet is sent");
+        let oversized = vec![0u8; largest.len() + 1];
+        assert!(matches!(
+            tx.put_packet(&oversized),
+            Err(Error::InvalidParameter(_))
+        ));
+        tx.put_packet(b"after").expect("the channel still works");
+        let mut got = Vec::new();
+        run_until(&mut a, &mut b, "four packets", |_, _| {
+            while rx.get_available_packet_count() > 0 {
+                let data = rx.get_packet().expect("packet").to_vec();
+                got.push((data, rx.was_string_packet()));
+            }
+            got.len() == 4
+        });
+        assert_eq!(got[0], (Vec::new(), false), "empty binary");
+        assert_eq!(got[1], (Vec::new(), true), "empty text");
+        assert_eq!(got[2].0.len(), largest.len(), "largest arrives whole");
+        assert_eq!(got[3].0, b"after");
+    }
 }

@@ -88,6 +88,22 @@ fn rejects_wrong_types_and_malformed_urls_with_the_key_named() {
             "bindAddresses",
         ),
         (config(&[("mdns", Value::Int(0))]), "mdns"),
+        (
+            config(&[("maxMessageSize", Value::Int(0))]),
+            "maxMessageSize",
+        ),
+        (
+            config(&[("maxMessageSize", Value::Int(262_145))]),
+            "maxMessageSize",
+        ),
+        (
+            config(&[("maxMessageSize", Value::Int(-1))]),
+            "maxMessageSize",
+        ),
+        (
+            config(&[("maxMessageSize", Value::Float(1024.0))]),
+            "maxMessageSize",
+        ),
     ];
     for (result, needle) in cases {
         match result {
@@ -99,6 +115,15 @@ fn rejects_wrong_types_and_malformed_urls_with_the_key_named() {
             }
             other => panic!("expected InvalidParameter mentioning {needle:?}, got {other:?}"),
         }
+    }
+}
+
+#[test]
+fn max_message_size_defaults_to_64_kib_and_goes_up_to_256_kib() {
+    assert_eq!(config(&[]).expect("valid").max_message_size, 65_536);
+    for size in [1, 16_384, 262_144] {
+        let parsed = config(&[("maxMessageSize", Value::Int(size))]).expect("valid");
+        assert_eq!(parsed.max_message_size as i64, size);
     }
 }
 

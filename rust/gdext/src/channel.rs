@@ -8,7 +8,6 @@ use godot::obj::EngineEnum;
 use godot::obj::{Base, Gd};
 use godot::register::{godot_api, GodotClass};
 use godot_core::meta::RawPtr;
-use webrtc_godot_core::config::MAX_MESSAGE_SIZE;
 use webrtc_godot_core::options::UNSET;
 use webrtc_godot_core::{Channel, Error, WriteMode};
 
@@ -64,7 +63,7 @@ impl IWebRtcDataChannelExtension for RustDataChannel {
         };
         let (ptr, len) = (packet.as_ptr(), packet.len());
         // SAFETY: Godot passes valid out-pointers; the data lives in `self.channel` until the
-        // next get_packet call, and `len` is at most MAX_MESSAGE_SIZE, which fits in i32.
+        // next get_packet call, and `len` is at most the max message size, which fits in i32.
         unsafe {
             *r_buffer.ptr() = RawPtr::new(ptr);
             *r_buffer_size.ptr() = len as i32;
@@ -97,9 +96,11 @@ impl IWebRtcDataChannelExtension for RustDataChannel {
         })
     }
 
-    /// The largest message either side accepts (256 KiB), as advertised in our SDP.
+    /// The connection's `maxMessageSize` (64 KiB unless configured), as advertised in our SDP.
     fn get_max_packet_size(&self) -> i32 {
-        MAX_MESSAGE_SIZE as i32
+        self.channel.as_ref().map_or(0, |channel| {
+            i32::try_from(channel.get_max_packet_size()).unwrap_or(i32::MAX)
+        })
     }
 
     /// Nothing to do: packets and states arrive without polling.

@@ -81,12 +81,13 @@ static func unlink(peers: Array) -> void:
 				peer.disconnect(sig, connection["callable"])
 
 
-## Two initialized, linked connections on loopback.
-static func pair() -> Array:
+## Two initialized, linked connections on loopback; `extra` adds config keys to both.
+static func pair(extra := {}) -> Array:
+	var config := LOOPBACK.merged(extra)
 	var a := WebRTCPeerConnection.new()
 	var b := WebRTCPeerConnection.new()
-	a.initialize(LOOPBACK)
-	b.initialize(LOOPBACK)
+	a.initialize(config)
+	b.initialize(config)
 	link(a, b)
 	return [a, b]
 

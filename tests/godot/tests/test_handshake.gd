@@ -1,10 +1,13 @@
 ## One-process handshake; 1,000 text and 1,000 binary messages in order with the right
-## was_string_packet; getters report the options on both sides, negotiated and in-band.
+## was_string_packet; getters report the options on both sides, negotiated and in-band;
+## the largest packet crosses and one byte more is refused, by default and with a raised
+## maxMessageSize.
 extends SceneTree
 
 const Harness := preload("res://lib/harness.gd")
 const COUNT := 1000
-const MAX_PACKET := 262144  # the documented get_max_packet_size()
+const DEFAULT_MAX_PACKET := 65536  # the documented default get_max_packet_size()
+const RAISED_MAX_PACKET := 262144  # the largest maxMessageSize
 
 
 func _initialize() -> void:
@@ -85,23 +88,42 @@ func _initialize() -> void:
 	# Binary on the negotiated pair, including a maximum-size packet. (An empty PackedByteArray
 	# never reaches the plugin: PacketPeer.put_packet returns OK for it without sending; the
 	# core sends and receives empty messages, see rust/core/tests/security.rs.)
-	var big := PackedByteArray()
-	big.resize(MAX_PACKET)
-	big.fill(7)
-	h.eq(negotiated_b.put_packet(big), OK, "maximum-size packet accepted")
-	h.eq(negotiated_b.put_packet(PackedByteArray([1, 2, 3])), OK, "small packet")
-	var too_big := PackedByteArray()
-	too_big.resize(MAX_PACKET + 1)
-	h.eq(negotiated_b.put_packet(too_big), ERR_INVALID_PARAMETER, "oversized packet refused, not truncated")
-	await h.wait_until(func(): return negotiated_a.get_available_packet_count() == 2, "negotiated packets", [a, b])
-	if negotiated_a.get_available_packet_count() == 2:
-		# Unordered channel: compare as a set.
-		var sizes := [negotiated_a.get_packet().size(), negotiated_a.get_packet().size()]
-		sizes.sort()
-		h.eq(sizes, [3, big.size()], "both packets arrive whole")
-	h.eq(negotiated_a.get_available_packet_count(), 0, "queue drained")
-
+	await check_largest(h, a, b, negotiated_a, negotiated_b, DEFAULT_MAX_PACKET)
 	a.close()
 	b.close()
 	Harness.unlink([a, b])
+
+	var raised := Harness.pair({"maxMessageSize": RAISED_MAX_PACKET})
+	var ra := raised[0] as WebRTCPeerConnection
+	var rb := raised[1] as WebRTCPeerConnection
+	var big_a := ra.create_data_channel("big", {"negotiated": true, "id": 2})
+	var big_b := rb.create_data_channel("big", {"negotiated": true, "id": 2})
+	ra.create_offer()
+	await h.wait_until(func(): return big_a.get_ready_state() == WebRTCDataChannel.STATE_OPEN \
+		and big_b.get_ready_state() == WebRTCDataChannel.STATE_OPEN, "raised-limit channel open", [ra, rb])
+	await check_largest(h, ra, rb, big_a, big_b, RAISED_MAX_PACKET)
+	ra.close()
+	rb.close()
+	Harness.unlink([ra, rb])
 	h.finish()
+
+
+## A packet of exactly `largest` bytes and a small one cross from `tx` to `rx` (compared as a
+## set: the channel may be unordered); one byte more is refused, not truncated.
+func check_largest(h: Harness, a: WebRTCPeerConnection, b: WebRTCPeerConnection,
+		rx: WebRTCDataChannel, tx: WebRTCDataChannel, largest: int) -> void:
+	h.eq(tx.get_max_packet_size(), largest, "get_max_packet_size")
+	var big := PackedByteArray()
+	big.resize(largest)
+	big.fill(7)
+	h.eq(tx.put_packet(big), OK, "maximum-size packet accepted (%d)" % largest)
+	h.eq(tx.put_packet(PackedByteArray([1, 2, 3])), OK, "small packet")
+	var too_big := PackedByteArray()
+	too_big.resize(largest + 1)
+	h.eq(tx.put_packet(too_big), ERR_INVALID_PARAMETER, "oversized packet refused, not truncated")
+	await h.wait_until(func(): return rx.get_available_packet_count() == 2, "packets of %d" % largest, [a, b])
+	if rx.get_available_packet_count() == 2:
+		var sizes := [rx.get_packet().size(), rx.get_packet().size()]
+		sizes.sort()
+		h.eq(sizes, [3, largest], "both packets arrive whole")
+	h.eq(rx.get_available_packet_count(), 0, "queue drained")

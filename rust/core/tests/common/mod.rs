@@ -12,14 +12,20 @@ pub const DEADLINE: Duration = Duration::from_secs(10);
 
 /// A config that keeps every packet on loopback and sends no multicast.
 pub fn loopback_config() -> PeerConfig {
-    PeerConfig::parse(&[
+    loopback_config_with(&[])
+}
+
+/// [`loopback_config`] plus `extra` keys.
+pub fn loopback_config_with(extra: &[(&str, Value)]) -> PeerConfig {
+    let mut entries = dict(&[
         (
-            Value::Str("bindAddresses".into()),
+            "bindAddresses",
             Value::Array(vec![Value::Str("127.0.0.1".into())]),
         ),
-        (Value::Str("mdns".into()), Value::Bool(false)),
-    ])
-    .expect("loopback config is valid")
+        ("mdns", Value::Bool(false)),
+    ]);
+    entries.extend(dict(extra));
+    PeerConfig::parse(&entries).expect("loopback config is valid")
 }
 
 pub fn dict(entries: &[(&str, Value)]) -> Vec<(Value, Value)> {
@@ -63,8 +69,14 @@ pub struct Side {
 
 impl Default for Side {
     fn default() -> Self {
+        Self::with_config(loopback_config())
+    }
+}
+
+impl Side {
+    pub fn with_config(config: PeerConfig) -> Self {
         Self {
-            peer: Peer::new(loopback_config()),
+            peer: Peer::new(config),
             received: Vec::new(),
         }
     }
