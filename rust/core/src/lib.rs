@@ -1,8 +1,8 @@
 //! The Godot-free core of the plugin.
 //!
 //! How the pieces fit:
-//! - [`runtime`]: one shared tokio runtime (two workers) runs every connection; `sockets`
-//!   gives webrtc-rs that runtime with larger UDP buffers.
+//! - [`runtime`]: one shared tokio runtime (one or two workers) runs every connection; `sockets`
+//!   gives webrtc-rs that runtime with its sockets and timers tuned for game traffic.
 //! - [`peer::Peer`] and [`channel::Channel`] mirror Godot's `WebRTCPeerConnection` and
 //!   `WebRTCDataChannel` virtuals with synchronous methods. Network threads never call them
 //!   back: they update lock-free [`state`] cells and push [`peer::PeerEvent`]s, which the game

@@ -13,9 +13,8 @@ fn runtime_threads() -> usize {
         .count()
 }
 
-#[test]
-fn shutdown_joins_all_threads_and_later_calls_fail_cleanly() {
-    let mut peers: Vec<Peer> = (0..8)
+fn offering_peers(count: usize) -> Vec<Peer> {
+    let mut peers: Vec<Peer> = (0..count)
         .map(|_| Peer::new(common::loopback_config()))
         .collect();
     for peer in &mut peers {
@@ -23,9 +22,18 @@ fn shutdown_joins_all_threads_and_later_calls_fail_cleanly() {
             .expect("channel");
         peer.create_offer().expect("offer");
     }
+    peers
+}
+
+#[test]
+fn shutdown_joins_all_threads_and_later_calls_fail_cleanly() {
+    let mut peers = offering_peers(8);
+    let pool = runtime_threads();
+    assert!((1..=2).contains(&pool), "one or two workers, got {pool}");
+    peers.extend(offering_peers(8));
     assert_eq!(
         runtime_threads(),
-        2,
+        pool,
         "a fixed pool, whatever the number of peers"
     );
     runtime::shutdown(std::time::Duration::from_millis(500));
