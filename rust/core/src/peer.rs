@@ -23,6 +23,7 @@ use crate::config::PeerConfig;
 use crate::error::{Error, Result};
 use crate::options::ChannelOptions;
 use crate::runtime;
+use crate::sockets::{webrtc_runtime, SetupWindow};
 use crate::state::{ConnectionState, GatheringState, SignalingState, StateCell};
 
 /// Candidates held until the remote description arrives; more is a misbehaving peer.
@@ -31,6 +32,14 @@ const MAX_PENDING_CANDIDATES: usize = 256;
 /// How long a relay-only connection may wait for its first TURN allocation. webrtc-rs never
 /// finishes gathering when a TURN server does not answer at all.
 const RELAY_GATHERING_LIMIT: Duration = Duration::from_secs(10);
+
+/// How long set-up keeps the driver's timers quick after each step that starts it (a
+/// description applied, ICE connected); a connection that takes longer continues on its normal
+/// timers.
+const SETUP_SPAN: Duration = Duration::from_secs(1);
+
+/// How long they stay quick once the connection is up: SCTP and the channels open in this time.
+const SETUP_GRACE: Duration = Duration::from_millis(20);
 
 /// Per-channel send buffer: sends beyond it fail with [`Error::Busy`] instead of growing
 /// without bound (Chromium uses the same 16 MiB cap).
@@ -161,27 +170,10 @@ impl PeerShared {
 /// Receives webrtc-rs callbacks on runtime threads. It only stores; it never calls Godot.
 struct Handler {
     shared: Arc<PeerShared>,
+    /// Quick driver timers while the connection sets up (see [`SetupWindow`]).
+    setup: Arc<SetupWindow>,
     pc: OnceLock<Weak<dyn PeerConnection>>,
     max_message_size: usize,
-}
-
-impl Handler {
-    /// webrtc-rs reacts to some state changes (ICE connected, DTLS done) by queueing work after
-    /// its driver has flushed writes for that turn, then sleeps until its next timer: up to
-    /// 200 ms before the SCTP INIT goes out. Re-applying the unchanged configuration is the
-    /// one call that wakes the driver without touching anything else, so the next step starts
-    /// at once. Spawned: this runs inside the driver's own callback.
-    fn nudge_driver(&self) {
-        let pc = self.pc.get().and_then(Weak::upgrade);
-        if let (Some(pc), Ok(handle)) = (pc, runtime::handle()) {
-            handle.spawn(async move {
-                let configuration = pc.get_configuration().await;
-                if let Err(err) = pc.set_configuration(configuration).await {
-                    log::debug!("driver nudge refused: {err}");
-                }
-            });
-        }
-    }
 }
 
 #[async_trait::async_trait]
@@ -203,7 +195,8 @@ impl PeerConnectionEventHandler for Handler {
 
     async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
         if state == RTCIceConnectionState::Connected {
-            self.nudge_driver();
+            // DTLS starts now, then SCTP.
+            self.setup.open_for(SETUP_SPAN);
         }
     }
 
@@ -232,12 +225,14 @@ impl PeerConnectionEventHandler for Handler {
         // Channels first: whoever sees FAILED or CLOSED must also see them closed.
         if matches!(state, ConnectionState::Failed | ConnectionState::Closed) {
             self.shared.close_channels();
+            self.setup.close();
         }
         self.shared
             .connection
             .set_unless(state, ConnectionState::Closed);
         if state == ConnectionState::Connected {
-            self.nudge_driver();
+            // DTLS is done; SCTP and the channels open within the grace.
+            self.setup.open_for(SETUP_GRACE);
         }
     }
 
@@ -256,6 +251,7 @@ impl PeerConnectionEventHandler for Handler {
 struct Live {
     pc: Arc<dyn PeerConnection>,
     shared: Arc<PeerShared>,
+    setup: Arc<SetupWindow>,
     /// Remote candidates that arrived before the remote description.
     pending: Vec<RTCIceCandidateInit>,
     has_remote: bool,
@@ -342,8 +338,10 @@ impl Peer {
     /// The live connection, building it on first use.
     fn live(&mut self) -> Result<&mut Live> {
         if self.live.is_none() {
+            let setup = Arc::new(SetupWindow::default());
             let handler = Arc::new(Handler {
                 shared: self.shared.clone(),
+                setup: setup.clone(),
                 pc: OnceLock::new(),
                 max_message_size: self.config.max_message_size,
             });
@@ -352,7 +350,7 @@ impl Peer {
                 .with_setting_engine(self.config.setting_engine())
                 .with_data_channel_send_buffer_limit(SEND_BUFFER_LIMIT)
                 .with_handler(handler.clone())
-                .with_runtime(crate::sockets::webrtc_runtime())
+                .with_runtime(webrtc_runtime(setup.clone()))
                 .with_udp_addrs(self.config.udp_addrs());
             let pc = runtime::block_on(builder.build())?
                 .map_err(|err| Error::failed("cannot create the peer connection", err))?;
@@ -361,6 +359,7 @@ impl Peer {
             self.live = Some(Live {
                 pc,
                 shared: self.shared.clone(),
+                setup,
                 pending: Vec::new(),
                 has_remote: false,
             });
@@ -391,6 +390,8 @@ impl Peer {
         let description = kind.description(sdp)?;
         let live = self.live()?;
         let pc = live.pc.clone();
+        // Candidates and connectivity checks follow at once.
+        live.setup.open_for(SETUP_SPAN);
         runtime::block_on(pc.set_remote_description(description))?
             .map_err(|err| Error::invalid(format!("remote {} rejected: {err}", kind.as_str())))?;
         live.has_remote = true;
@@ -424,6 +425,7 @@ impl Peer {
         let live = self.live()?;
         *lock(&live.shared.local_mid) = candidate::first_mid(sdp).unwrap_or_else(|| "0".into());
         let pc = live.pc.clone();
+        live.setup.open_for(SETUP_SPAN);
         runtime::block_on(pc.set_local_description(description))?
             .map_err(|err| Error::invalid(format!("local {} rejected: {err}", kind.as_str())))?;
         if self.config.relay_only && !self.config.ice_servers.is_empty() {
@@ -508,6 +510,7 @@ impl Peer {
         lock(&self.shared.events).clear();
         self.shared.close_channels();
         if let Some(live) = self.live.take() {
+            live.setup.close();
             runtime::spawn_close(async move {
                 let _ = live.pc.close().await;
             });
