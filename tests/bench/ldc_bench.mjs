@@ -1,7 +1,11 @@
-// The libdatachannel side of the benchmark (npm node-datachannel, native API, one process,
-// two peers on 127.0.0.1): the same figures as tests/godot/bench/bench.gd, printed as
-// "BENCH {json}" lines. `node ldc_bench.mjs --suite=core|scale`.
+// The libdatachannel side of the benchmark (npm node-datachannel, native API, peers on
+// 127.0.0.1): the same figures as tests/godot/bench/bench.gd, printed as "BENCH {json}" lines.
+//   node ldc_bench.mjs --suite=core|scale            both peers in this process
+//   node ldc_bench.mjs --suite=remote --role=offer|answer --port=N
+//                                                    one peer of a two-process pair; the offerer
+//                                                    listens for the signaling link on N
 import { createRequire } from 'node:module';
+import net from 'node:net';
 
 // The npm packages live with the interop suite (tests/interop/package.json).
 const nodeDataChannel = createRequire(new URL('../interop/package.json', import.meta.url))('node-datachannel');
@@ -11,7 +15,7 @@ const THROUGHPUT_BYTES = 64 * 1024 * 1024;
 const UNRELIABLE_BYTES = 16 * 1024 * 1024;
 const HIGH_WATER = 1024 * 1024;
 const OPEN_SAMPLES = 10;
-const RTT_SAMPLES = 1000;
+const RTT_SAMPLES = 2000;
 
 const report = (metric, value, unit, extra = {}) =>
   console.log(`BENCH ${JSON.stringify({ stack: STACK, metric, value, unit, ...extra })}`);
@@ -158,9 +162,124 @@ async function scale() {
   pairs.forEach(closePair);
 }
 
-const suite = process.argv.find((arg) => arg.startsWith('--suite='))?.split('=')[1] ?? 'core';
+// One JSON object per line over loopback TCP; resolves to { send, onMessage }.
+function signalingLink(role, port) {
+  return new Promise((resolve, reject) => {
+    const wrap = (socket) => {
+      let pending = '';
+      const handlers = [];
+      socket.setNoDelay(true);
+      socket.on('data', (chunk) => {
+        pending += chunk;
+        let cut;
+        while ((cut = pending.indexOf('\n')) >= 0) {
+          const message = JSON.parse(pending.slice(0, cut));
+          pending = pending.slice(cut + 1);
+          handlers.forEach((handler) => handler(message));
+        }
+      });
+      resolve({
+        socket,
+        send: (message) => socket.write(`${JSON.stringify(message)}\n`),
+        onMessage: (handler) => handlers.push(handler),
+      });
+    };
+    setTimeout(() => reject(new Error('no signaling link')), 10000).unref();
+    if (role === 'offer') {
+      const server = net.createServer((socket) => {
+        server.close();
+        wrap(socket);
+      });
+      server.listen(port, '127.0.0.1');
+    } else {
+      const attempt = () => {
+        const socket = net.connect(port, '127.0.0.1', () => wrap(socket));
+        socket.on('error', () => setTimeout(attempt, 5));
+      };
+      attempt();
+    }
+  });
+}
+
+// One side of the two-process run: the offerer sends each size after a text "begin" marker
+// and waits for "done"; the answerer times the bytes from the marker to the last one.
+async function remote(role, port) {
+  const link = await signalingLink(role, port);
+  const config = { iceServers: [], bindAddress: '127.0.0.1', disableAutoNegotiation: true };
+  const pc = new nodeDataChannel.PeerConnection(role, config);
+  pc.onLocalDescription((sdp, type) => link.send({ sdp, type }));
+  pc.onLocalCandidate((candidate, mid) => link.send({ candidate, mid }));
+  let described = false;
+  const early = [];
+  link.onMessage((message) => {
+    if (message.sdp) {
+      pc.setRemoteDescription(message.sdp, message.type);
+      described = true;
+      early.forEach(([candidate, mid]) => pc.addRemoteCandidate(candidate, mid));
+      if (message.type === 'offer') pc.setLocalDescription('answer');
+    } else if (described) {
+      pc.addRemoteCandidate(message.candidate, message.mid);
+    } else {
+      early.push([message.candidate, message.mid]);
+    }
+  });
+  const channel = pc.createDataChannel('bench', { negotiated: true, id: 1 });
+  const open = new Promise((resolve) => channel.onOpen(resolve));
+  if (role === 'offer') pc.setLocalDescription('offer');
+  await open;
+  const messages = [];
+  let wake = null;
+  channel.onMessage((data) => {
+    messages.push(data);
+    wake?.();
+  });
+  const next = () =>
+    messages.length ? Promise.resolve(messages.shift()) : new Promise((resolve) => {
+      wake = () => {
+        wake = null;
+        resolve(messages.shift());
+      };
+    });
+  for (const size of [16384, 1024]) {
+    if (role === 'offer') {
+      channel.sendMessage(`begin ${size}`);
+      const message = Buffer.alloc(size);
+      let sent = 0;
+      const pump = () => {
+        while (sent < THROUGHPUT_BYTES && channel.bufferedAmount() < HIGH_WATER) {
+          channel.sendMessageBinary(message);
+          sent += size;
+        }
+      };
+      channel.setBufferedAmountLowThreshold(HIGH_WATER / 2);
+      channel.onBufferedAmountLow(pump);
+      pump();
+      while ((await next()) !== `done ${size}`);
+    } else {
+      while ((await next()) !== `begin ${size}`);
+      const started = now();
+      let received = 0;
+      while (received < THROUGHPUT_BYTES) {
+        const data = await next();
+        received += data.length ?? data.byteLength;
+      }
+      const seconds = (now() - started) / 1e6;
+      report('reliable_mb_s', THROUGHPUT_BYTES / seconds / 1e6, 'MB/s', { message: size, processes: 2 });
+      channel.sendMessage(`done ${size}`);
+    }
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  channel.close();
+  pc.close();
+  link.socket.destroy();
+}
+
+const option = (name, fallback) =>
+  process.argv.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
+const suite = option('suite', 'core');
 try {
-  await (suite === 'scale' ? scale() : core());
+  if (suite === 'remote') await remote(option('role', 'offer'), Number(option('port', '0')));
+  else await (suite === 'scale' ? scale() : core());
 } finally {
   nodeDataChannel.cleanup();
 }

@@ -20,26 +20,44 @@ python=$(tests/tools/python-venv.sh tests/bench/requirements.txt bench-venv) || 
 netns=()
 unshare --net true 2>/dev/null && netns=(unshare --net bash -c 'ip link set lo up && exec "$@"' -)
 
-# bench STACK SUITE [REP]: one run; appends its figures (tagged with REP) to results.jsonl.
+# Each stack's benchmark program, ready for its "--suite=..." arguments.
+godot_program=("$GODOT_BIN" --headless --path tests/godot --script res://bench/bench.gd --)
+ldc_program=(node tests/bench/ldc_bench.mjs)
+
+# record REP: appends the BENCH lines of its input (tagged with REP) to results.jsonl.
+record() {
+    sed -n 's/^BENCH //p' | sed "s/^{/{${1:+\"rep\":$1,}/" >>"$raw/results.jsonl"
+}
+
+# bench STACK REP ARGS...: one single-process run.
 bench() {
-    local command
-    case $1 in
-        godot) command=("$GODOT_BIN" --headless --path tests/godot --script res://bench/bench.gd --) ;;
-        ldc) command=(node tests/bench/ldc_bench.mjs) ;;
-    esac
-    "${netns[@]}" timeout -k 5 300 "${command[@]}" --suite="$2" 2>&1 | sed -n 's/^BENCH //p' |
-        sed "s/^{/{${3:+\"rep\":$3,}/" >>"$raw/results.jsonl"
+    local -n program="$1_program"
+    local rep=$2
+    shift 2
+    "${netns[@]}" timeout -k 5 300 "${program[@]}" "$@" 2>&1 | record "$rep"
+}
+
+# bench_pair STACK REP: the two-process run, both processes in the same namespace.
+bench_pair() {
+    local -n program="$1_program"
+    local port=$((40000 + RANDOM % 20000))
+    "${netns[@]}" timeout -k 5 300 bash -c \
+        '"$@" --role=offer --port='"$port"' >/dev/null 2>&1 & "$@" --role=answer --port='"$port"'; wait' \
+        - "${program[@]}" --suite=remote 2>&1 | record "$2"
 }
 
 for ((rep = 1; rep <= reps; rep++)); do
-    echo "repetition $rep of $reps: webrtc-rs in Godot, then libdatachannel" >&2
-    bench godot core "$rep"
-    bench ldc core "$rep"
+    echo "repetition $rep of $reps: webrtc-rs in Godot, then libdatachannel; one process, then two" >&2
+    bench godot "$rep" --suite=core
+    bench ldc "$rep" --suite=core
+    bench_pair godot "$rep"
+    bench_pair ldc "$rep"
 done
 echo "idle and scale runs" >&2
-bench godot idle
-bench godot scale
-bench ldc scale
+bench godot "" --suite=idle
+bench godot "" --suite=scale
+bench godot "" --suite=scale --max-message-size=262144
+bench ldc "" --suite=scale
 
 GODOT_VERSION=$("$GODOT_BIN" --headless --version 2>/dev/null | tail -n1) \
     "$python" tests/bench/report.py "$raw/results.jsonl" tests/bench/results

@@ -1,10 +1,14 @@
 ## Benchmarks of the addon inside headless Godot, driven from GDScript with a tight poll loop
 ## (tests/bench/run.sh runs it; it prints figures and never fails on timing):
-##   godot --headless --path tests/godot --script res://bench/bench.gd -- --suite=core|idle|scale
+##   godot --headless --path tests/godot --script res://bench/bench.gd -- --suite=NAME [options]
 ## core: channel open time, reliable throughput (16 KiB and 1 KiB), unreliable throughput and
 ## delivered fraction, 64-byte echo round trip (tight loop and 60 Hz frames), poll() cost.
-## idle: CPU of 64 connected idle peers over 10 s at 60 Hz, and threads. scale: RSS and file
-## descriptors per connection with 256 connected peers. One "BENCH {json}" line per figure.
+## idle: CPU of 64 connected idle peers at 60 Hz: the network threads, and the calls on the
+## game thread (against the same frame loop without them, and with plain engine calls), threads.
+## scale: RSS and descriptors per connection with 256 connected peers (--max-message-size=N).
+## remote: one peer of a two-process pair (--role=offer|answer --port=N; the offerer listens
+## for the signaling link on 127.0.0.1:N): reliable throughput, reported by the receiver.
+## One "BENCH {json}" line per figure.
 extends SceneTree
 
 const Harness := preload("res://lib/harness.gd")
@@ -12,23 +16,32 @@ const THROUGHPUT_BYTES := 64 * 1024 * 1024
 const UNRELIABLE_BYTES := 16 * 1024 * 1024
 const HIGH_WATER := 1024 * 1024
 const OPEN_SAMPLES := 10
-const RTT_SAMPLES := 1000
+const RTT_SAMPLES := 2000
 const FRAME_RTT_SAMPLES := 60
 const FRAME_USEC := 16667
+const IDLE_SECONDS := 8
+## Two-process loops sleep this long when there is nothing to do: a spinning loop in each of two
+## processes would take both cores of a two-core machine away from the network threads.
+const IDLE_WAIT_USEC := 100
 
 
 func _initialize() -> void:
-	var suite := "core"
+	var args := {"suite": "core", "role": "offer", "port": "0"}
 	for arg in OS.get_cmdline_user_args():
-		if arg.begins_with("--suite="):
-			suite = arg.get_slice("=", 1)
-	match suite:
+		if arg.begins_with("--") and arg.contains("="):
+			args[arg.substr(2).get_slice("=", 0)] = arg.get_slice("=", 1)
+	match args["suite"]:
 		"core":
 			_core()
 		"idle":
 			_idle()
 		"scale":
-			_scale()
+			var extra := {}
+			if args.has("max-message-size"):
+				extra["maxMessageSize"] = int(args["max-message-size"])
+			_scale(extra)
+		"remote":
+			_remote(args["role"], int(args["port"]))
 	quit(0)
 
 
@@ -39,8 +52,8 @@ static func report(metric: String, value: float, unit: String, extra := {}) -> v
 
 
 ## Two connected peers with a negotiated channel each side (same id), polled until open.
-static func connected_pair(options: Dictionary) -> Array:
-	var peers := Harness.pair()
+static func connected_pair(options: Dictionary, config := {}) -> Array:
+	var peers := Harness.pair(config)
 	var a: WebRTCPeerConnection = peers[0]
 	var b: WebRTCPeerConnection = peers[1]
 	var opts := options.duplicate()
@@ -223,11 +236,11 @@ func _poll_cost(pair: Array) -> void:
 	report("available_packet_count_ns", count_ns, "ns", {"gdscript_call_baseline_ns": baseline_ns})
 
 
-## Many connected pairs in this process, polled at 60 Hz.
-func _many(count: int) -> Array:
+## `count` connected peers in this process, as pairs.
+func _many(count: int, config := {}) -> Array:
 	var pairs := []
 	for i in count / 2:
-		var pair := connected_pair({})
+		var pair := connected_pair({}, config)
 		if pair.is_empty():
 			return []
 		pairs.append(pair)
@@ -243,10 +256,28 @@ static func proc_lines(path: String) -> PackedStringArray:
 	return lines
 
 
-static func proc_cpu_seconds() -> float:
-	var fields := proc_lines("/proc/self/stat")[0].split(")")[1].split(" ")
-	# utime and stime are fields 14 and 15; after the ")" split they sit at 12 and 13.
-	return (fields[12].to_int() + fields[13].to_int()) / 100.0
+## CPU seconds of a thread, from its schedstat (exact, unlike the tick counts in stat).
+static func thread_cpu_seconds(tid: String) -> float:
+	var lines := proc_lines("/proc/self/task/%s/schedstat" % tid)
+	if lines.is_empty():
+		return 0.0
+	return lines[0].get_slice(" ", 0).to_int() / 1e9
+
+
+## CPU seconds of the whole process, of the plugin's runtime threads (named "webrtc-rs") and
+## of the game thread (the one running this script).
+static func cpu_seconds() -> Dictionary:
+	var totals := {"process": 0.0, "webrtc-rs": 0.0, "game": 0.0}
+	var main_tid := str(OS.get_process_id())
+	for tid in DirAccess.get_directories_at("/proc/self/task"):
+		var seconds := thread_cpu_seconds(tid)
+		totals["process"] += seconds
+		var comm := proc_lines("/proc/self/task/%s/comm" % tid)
+		if not comm.is_empty() and comm[0] == "webrtc-rs":
+			totals["webrtc-rs"] += seconds
+		elif tid == main_tid:
+			totals["game"] += seconds
+	return totals
 
 
 static func proc_status(key: String) -> int:
@@ -265,32 +296,63 @@ func _idle() -> void:
 	var pairs := _many(64)
 	if pairs.is_empty():
 		return
-	var cpu_before := proc_cpu_seconds()
-	var started := Time.get_ticks_usec()
-	var frames := 0
-	while Time.get_ticks_usec() - started < 10000000:
-		var frame_start := Time.get_ticks_usec()
-		for pair in pairs:
-			pair[0].poll()
-			pair[1].poll()
-			pair[2].get_available_packet_count()
-			pair[3].get_available_packet_count()
-		frames += 1
-		OS.delay_usec(maxi(0, FRAME_USEC - (Time.get_ticks_usec() - frame_start)))
-	var seconds := (Time.get_ticks_usec() - started) / 1e6
-	var cpu := proc_cpu_seconds() - cpu_before
-	report("idle_64_cpu_percent_of_core", cpu / seconds * 100.0, "%", {"frames": frames})
+	# The same 60 Hz frame loop with nothing in it, with the calls a game makes on every
+	# connection each frame, and with as many calls of a plain engine method on the same
+	# objects (what GDScript's dispatch alone costs). The game-thread differences are the calls.
+	var bare := _idle_frames(pairs, "")
+	var polled := _idle_frames(pairs, "plugin")
+	var engine := _idle_frames(pairs, "engine")
+	# The network threads do the same work in all three loops: their mean over all of them.
+	var network: float = (bare["webrtc-rs"] + polled["webrtc-rs"] + engine["webrtc-rs"]) / 3.0
+	report("idle_64_cpu_percent_of_core", network, "%",
+		{"part": "webrtc-rs threads", "seconds": IDLE_SECONDS * 3})
+	report("idle_64_cpu_percent_of_core", maxf(0.0, polled["game"] - bare["game"]), "%",
+		{"part": "calls on the game thread"})
+	report("idle_64_cpu_percent_of_core", maxf(0.0, engine["game"] - bare["game"]), "%",
+		{"part": "engine calls on the game thread"})
+	report("idle_64_cpu_percent_of_core", polled["process"], "%", {"part": "process"})
 	report("threads", count_entries("/proc/self/task"), "threads",
 		{"peers": 64, "before_first_peer": threads_before})
 	for pair in pairs:
 		close_pair(pair)
 
 
-func _scale() -> void:
+## Runs a 60 Hz frame loop for IDLE_SECONDS. Each frame calls poll() on both connections and
+## get_available_packet_count() on both channels of every pair ("plugin"), get_instance_id()
+## on the same four objects ("engine"), or nothing. Returns each part's CPU in % of one core.
+func _idle_frames(pairs: Array, calls: String) -> Dictionary:
+	var before := cpu_seconds()
+	var started := Time.get_ticks_usec()
+	var frames := 0
+	while Time.get_ticks_usec() - started < IDLE_SECONDS * 1000000:
+		var frame_start := Time.get_ticks_usec()
+		if calls == "plugin":
+			for pair in pairs:
+				pair[0].poll()
+				pair[1].poll()
+				pair[2].get_available_packet_count()
+				pair[3].get_available_packet_count()
+		elif calls == "engine":
+			for pair in pairs:
+				pair[0].get_instance_id()
+				pair[1].get_instance_id()
+				pair[2].get_instance_id()
+				pair[3].get_instance_id()
+		frames += 1
+		OS.delay_usec(maxi(0, FRAME_USEC - (Time.get_ticks_usec() - frame_start)))
+	var seconds := (Time.get_ticks_usec() - started) / 1e6
+	var after := cpu_seconds()
+	var percent := {"frames": frames}
+	for part in after:
+		percent[part] = (after[part] - before[part]) / seconds * 100.0
+	return percent
+
+
+func _scale(config: Dictionary) -> void:
 	var rss_before := proc_status("VmRSS")
 	var fds_before := count_entries("/proc/self/fd")
 	var threads_before := count_entries("/proc/self/task")
-	var pairs := _many(256)
+	var pairs := _many(256, config)
 	if pairs.is_empty():
 		return
 	# Settle: let every connection finish its post-open chatter.
@@ -301,9 +363,155 @@ func _scale() -> void:
 		OS.delay_usec(FRAME_USEC)
 	var rss := proc_status("VmRSS")
 	var fds := count_entries("/proc/self/fd")
-	report("rss_kb_per_peer", float(rss - rss_before) / 256, "KB", {"peers": 256, "rss_kb": rss})
-	report("fds_per_peer", float(fds - fds_before) / 256, "fds", {"peers": 256})
+	report("rss_kb_per_peer", float(rss - rss_before) / 256, "KB", {"peers": 256, "rss_kb": rss,
+		"max_message_size": config.get("maxMessageSize", 65536)})
+	report("fds_per_peer", float(fds - fds_before) / 256, "fds",
+		{"peers": 256, "max_message_size": config.get("maxMessageSize", 65536)})
 	report("threads", count_entries("/proc/self/task"), "threads",
 		{"peers": 256, "before_first_peer": threads_before})
 	for pair in pairs:
 		close_pair(pair)
+
+
+## One side of the two-process run. The offerer listens for the signaling link, sends, and waits
+## for the answerer's "done" after each message size; the answerer times what arrives.
+func _remote(role: String, port: int) -> void:
+	var link := SignalingLink.new()
+	if not link.open(role, port):
+		push_error("bench: no signaling link on port %d" % port)
+		return
+	var pc := WebRTCPeerConnection.new()
+	pc.initialize(Harness.LOOPBACK)
+	pc.session_description_created.connect(func(type, sdp):
+		pc.set_local_description(type, sdp)
+		link.send({"type": type, "sdp": sdp}))
+	pc.ice_candidate_created.connect(func(media, index, name):
+		link.send({"media": media, "index": index, "name": name}))
+	var channel := pc.create_data_channel("bench", {"negotiated": true, "id": 1})
+	var step := func() -> void:
+		pc.poll()
+		for message in link.receive():
+			if message.has("sdp"):
+				pc.set_remote_description(message["type"], message["sdp"])
+			else:
+				pc.add_ice_candidate(message["media"], int(message["index"]), message["name"])
+	if role == "offer":
+		pc.create_offer()
+	var deadline := Time.get_ticks_msec() + 10000
+	while channel.get_ready_state() != WebRTCDataChannel.STATE_OPEN:
+		step.call()
+		if Time.get_ticks_msec() > deadline:
+			push_error("bench: two-process channel did not open")
+			return
+	for size in [16384, 1024]:
+		if role == "offer":
+			_remote_send(channel, step, size)
+		else:
+			_remote_receive(channel, step, size)
+	# Let the last acknowledgement leave before closing.
+	deadline = Time.get_ticks_msec() + 5000
+	while channel.get_buffered_amount() > 0 and Time.get_ticks_msec() < deadline:
+		step.call()
+	Harness.unlink([pc])
+	pc.close()
+
+
+## Announces the size as text, keeps the channel full until THROUGHPUT_BYTES went out, then
+## waits for the receiver's acknowledgement.
+static func _remote_send(channel: WebRTCDataChannel, step: Callable, size: int) -> void:
+	channel.write_mode = WebRTCDataChannel.WRITE_MODE_TEXT
+	channel.put_packet(("begin %d" % size).to_utf8_buffer())
+	channel.write_mode = WebRTCDataChannel.WRITE_MODE_BINARY
+	var message := PackedByteArray()
+	message.resize(size)
+	var sent := 0
+	var deadline := Time.get_ticks_msec() + 120000
+	while Time.get_ticks_msec() < deadline:
+		sent = keep_full(channel, message, sent, THROUGHPUT_BYTES)
+		step.call()
+		while channel.get_available_packet_count() > 0:
+			if channel.get_packet().get_string_from_utf8() == "done %d" % size:
+				return
+		OS.delay_usec(IDLE_WAIT_USEC)
+	push_error("bench: no acknowledgement for %d-byte messages" % size)
+
+
+## Times THROUGHPUT_BYTES of `size`-byte messages from the "begin" marker to the last byte.
+static func _remote_receive(channel: WebRTCDataChannel, step: Callable, size: int) -> void:
+	var received := -1
+	var started := 0
+	var last := 0
+	var longest_gap := 0
+	var deadline := Time.get_ticks_msec() + 120000
+	while received < THROUGHPUT_BYTES and Time.get_ticks_msec() < deadline:
+		step.call()
+		if channel.get_available_packet_count() == 0:
+			OS.delay_usec(IDLE_WAIT_USEC)
+		while channel.get_available_packet_count() > 0:
+			var packet := channel.get_packet()
+			var now := Time.get_ticks_usec()
+			if received < 0:
+				if channel.was_string_packet() and packet.get_string_from_utf8() == "begin %d" % size:
+					received = 0
+					started = now
+					last = now
+			else:
+				received += packet.size()
+				longest_gap = maxi(longest_gap, now - last)
+				last = now
+	if received < THROUGHPUT_BYTES:
+		push_error("bench: %d-byte messages did not all arrive" % size)
+		return
+	var seconds := (Time.get_ticks_usec() - started) / 1e6
+	report("reliable_mb_s", THROUGHPUT_BYTES / seconds / 1e6, "MB/s",
+		{"message": size, "processes": 2, "longest_gap_ms": longest_gap / 1000.0})
+	channel.write_mode = WebRTCDataChannel.WRITE_MODE_TEXT
+	channel.put_packet(("done %d" % size).to_utf8_buffer())
+	channel.write_mode = WebRTCDataChannel.WRITE_MODE_BINARY
+
+
+## Signaling between the two bench processes: one JSON object per line over loopback TCP.
+class SignalingLink:
+	var server := TCPServer.new()
+	var tcp: StreamPeerTCP
+	var pending := ""
+
+	## The offerer listens and takes one connection; the answerer connects, retrying until the
+	## offerer is up. Either gives up after 10 s.
+	func open(role: String, port: int) -> bool:
+		var deadline := Time.get_ticks_msec() + 10000
+		if role == "offer" and server.listen(port, "127.0.0.1") != OK:
+			return false
+		while Time.get_ticks_msec() < deadline:
+			if role == "offer":
+				if server.is_connection_available():
+					tcp = server.take_connection()
+					return true
+			else:
+				if tcp == null or tcp.get_status() in [StreamPeerTCP.STATUS_NONE, StreamPeerTCP.STATUS_ERROR]:
+					tcp = StreamPeerTCP.new()
+					tcp.connect_to_host("127.0.0.1", port)
+				tcp.poll()
+				if tcp.get_status() == StreamPeerTCP.STATUS_CONNECTED:
+					return true
+			OS.delay_msec(5)
+		return false
+
+	func send(message: Dictionary) -> void:
+		tcp.put_data((JSON.stringify(message) + "\n").to_utf8_buffer())
+
+	func receive() -> Array:
+		tcp.poll()
+		if tcp.get_status() != StreamPeerTCP.STATUS_CONNECTED:
+			return []
+		var available := tcp.get_available_bytes()
+		if available > 0:
+			pending += tcp.get_utf8_string(available)
+		var messages := []
+		while pending.contains("\n"):
+			var line := pending.get_slice("\n", 0)
+			pending = pending.substr(line.length() + 1)
+			var parsed = JSON.parse_string(line)
+			if parsed is Dictionary:
+				messages.append(parsed)
+		return messages
