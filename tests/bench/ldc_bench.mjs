@@ -73,27 +73,35 @@ function closePair({ a, b, ca, cb }) {
   b.close();
 }
 
+// Keeps `channel` holding HIGH_WATER bytes, refilled when it drains to half, until `total`
+// bytes of `size`-byte messages went out. Returns a function reading how many bytes were sent.
+function keepFull(channel, size, total) {
+  const message = Buffer.alloc(size);
+  let sent = 0;
+  const pump = () => {
+    // sendMessageBinary returns false when it queued rather than sent: not an error.
+    while (sent < total && channel.bufferedAmount() < HIGH_WATER) {
+      channel.sendMessageBinary(message);
+      sent += size;
+    }
+  };
+  channel.setBufferedAmountLowThreshold(HIGH_WATER / 2);
+  channel.onBufferedAmountLow(pump);
+  pump();
+  return () => sent;
+}
+
 function throughput({ ca, cb }, size, total) {
   return new Promise((resolve) => {
-    const message = Buffer.alloc(size);
-    let sent = 0;
     let received = 0;
     const started = now();
     let lastArrival = started;
-    const pump = () => {
-      // sendMessageBinary returns false when it queued rather than sent: not an error.
-      while (sent < total && ca.bufferedAmount() < HIGH_WATER) {
-        ca.sendMessageBinary(message);
-        sent += size;
-      }
-    };
-    ca.setBufferedAmountLowThreshold(HIGH_WATER / 2);
-    ca.onBufferedAmountLow(pump);
     let quiet = null;
+    let sent = () => 0;
     const finish = () => {
       clearInterval(quiet);
       cb.onMessage(() => {});
-      resolve({ seconds: (lastArrival - started) / 1e6, received, sent });
+      resolve({ seconds: (lastArrival - started) / 1e6, received, sent: sent() });
     };
     cb.onMessage((data) => {
       received += data.length ?? data.byteLength;
@@ -102,9 +110,9 @@ function throughput({ ca, cb }, size, total) {
     });
     // Unreliable runs may never reach the total: stop 300 ms after the last arrival.
     quiet = setInterval(() => {
-      if (sent >= total && now() - lastArrival > 300000) finish();
+      if (sent() >= total && now() - lastArrival > 300000) finish();
     }, 50);
-    pump();
+    sent = keepFull(ca, size, total);
   });
 }
 
@@ -243,17 +251,7 @@ async function remote(role, port) {
   for (const size of [16384, 1024]) {
     if (role === 'offer') {
       channel.sendMessage(`begin ${size}`);
-      const message = Buffer.alloc(size);
-      let sent = 0;
-      const pump = () => {
-        while (sent < THROUGHPUT_BYTES && channel.bufferedAmount() < HIGH_WATER) {
-          channel.sendMessageBinary(message);
-          sent += size;
-        }
-      };
-      channel.setBufferedAmountLowThreshold(HIGH_WATER / 2);
-      channel.onBufferedAmountLow(pump);
-      pump();
+      keepFull(channel, size, THROUGHPUT_BYTES);
       while ((await next()) !== `done ${size}`);
     } else {
       while ((await next()) !== `begin ${size}`);
