@@ -184,9 +184,6 @@ impl Runtime for TunedRuntime {
         if self.setup.is_open() {
             return self.tokio.sleep(duration.min(SETUP_TICK));
         }
-        if duration < COALESCE_FROM {
-            return self.tokio.sleep(duration);
-        }
         let deadline = coalesced_deadline(Instant::now(), duration);
         Box::pin(tokio::time::sleep_until(deadline.into()))
     }

@@ -419,9 +419,7 @@ func _remote(role: String, port: int) -> void:
 ## Announces the size as text, keeps the channel full until THROUGHPUT_BYTES went out, then
 ## waits for the receiver's acknowledgement.
 static func _remote_send(channel: WebRTCDataChannel, step: Callable, size: int) -> void:
-	channel.write_mode = WebRTCDataChannel.WRITE_MODE_TEXT
-	channel.put_packet(("begin %d" % size).to_utf8_buffer())
-	channel.write_mode = WebRTCDataChannel.WRITE_MODE_BINARY
+	put_text(channel, "begin %d" % size)
 	var message := PackedByteArray()
 	message.resize(size)
 	var sent := 0
@@ -465,8 +463,13 @@ static func _remote_receive(channel: WebRTCDataChannel, step: Callable, size: in
 	var seconds := (Time.get_ticks_usec() - started) / 1e6
 	report("reliable_mb_s", THROUGHPUT_BYTES / seconds / 1e6, "MB/s",
 		{"message": size, "processes": 2, "longest_gap_ms": longest_gap / 1000.0})
+	put_text(channel, "done %d" % size)
+
+
+## Sends `text` as a text message on a channel that otherwise carries binary ones.
+static func put_text(channel: WebRTCDataChannel, text: String) -> void:
 	channel.write_mode = WebRTCDataChannel.WRITE_MODE_TEXT
-	channel.put_packet(("done %d" % size).to_utf8_buffer())
+	channel.put_packet(text.to_utf8_buffer())
 	channel.write_mode = WebRTCDataChannel.WRITE_MODE_BINARY
 
 
