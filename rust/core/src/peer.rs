@@ -233,6 +233,7 @@ impl PeerConnectionEventHandler for Handler {
         if state == ConnectionState::Connected {
             // DTLS is done; SCTP and the channels open within the grace.
             self.setup.open_for(SETUP_GRACE);
+            self.setup.mark_connected();
         }
     }
 

@@ -16,13 +16,16 @@
 //!   a round at most 65 datagrams, so messages of 1 KiB and up never park; it also shrinks the
 //!   driver's two receive buffers from 96 KiB to 2 KB per connection.
 //! - **Idle wake-ups.** A connected peer's driver wakes every 200 ms for ICE (a fixed interval
-//!   in webrtc-rs) plus its other timers, each at its own moment. Timers of 20 ms or more end on
-//!   a shared 200 ms grid instead, so idle connections wake together, the worker threads park
-//!   once for all of them, and the ICE tick runs every 400 ms: 64 idle peers went from ~3.0 % to
-//!   ~0.8 % of a core. Nothing fires early and nothing more than 200 ms late; the timers this
-//!   delays (ICE keep-alives and checks, SCTP's delayed acknowledgement and its retransmission
-//!   timer of at least 1 s) tolerate that, and short ones (ICE checks while connecting) keep
-//!   their exact deadline.
+//!   in webrtc-rs) plus its other timers, each at its own moment. Once a connection is up, its
+//!   timers of 20 ms or more end on a shared 200 ms grid instead, so idle connections wake
+//!   together, the worker threads park once for all of them, and the ICE tick runs every 400 ms:
+//!   64 idle peers went from ~3.0 % to ~0.8 % of a core. Nothing fires early and nothing more
+//!   than 200 ms late; the timers this delays (ICE keep-alives, SCTP's delayed acknowledgement
+//!   and its retransmission timer of at least 1 s) tolerate that. Before the connection is up
+//!   timers stay exact: rtc-dtls drops a waiting flight's retransmission timer whenever the
+//!   peer's own retransmission arrives, so a lost final client flight is resent only if its
+//!   timer fires first, and a timer moved onto the grid lost that race (through 10 % loss the
+//!   handshake then never completed).
 //! - **Set-up steps waiting for a timer.** webrtc-rs leaves some set-up work queued until its
 //!   driver next handles a timeout: the first connectivity check after a remote candidate
 //!   arrives, the DTLS ClientHello once ICE connects, the SCTP INIT once DTLS is done. Each
@@ -36,7 +39,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -70,12 +73,14 @@ pub(crate) fn webrtc_runtime(setup: Arc<SetupWindow>) -> Arc<dyn Runtime> {
     })
 }
 
-/// The span during which one connection's timers tick every [`SETUP_TICK`]. Its owner opens
-/// it when a set-up step starts and closes it once the connection is up.
+/// One connection's set-up, as its timers see it: a span during which they tick every
+/// [`SETUP_TICK`], opened when a set-up step starts, and whether the connection has come up
+/// (only then are its timers coalesced).
 #[derive(Debug, Default)]
 pub(crate) struct SetupWindow {
     /// End of the window, in nanoseconds after [`GRID_EPOCH`]; 0 is closed.
     until: AtomicU64,
+    connected: AtomicBool,
 }
 
 impl SetupWindow {
@@ -89,8 +94,26 @@ impl SetupWindow {
         self.until.store(0, Ordering::Release);
     }
 
+    /// The connection is up: from now on its long timers may move onto the grid.
+    pub(crate) fn mark_connected(&self) {
+        self.connected.store(true, Ordering::Release);
+    }
+
     fn is_open(&self) -> bool {
         nanos_since_epoch(Instant::now()) < self.until.load(Ordering::Acquire)
+    }
+
+    /// When this connection's timer of `duration`, started at `now`, fires: within
+    /// [`SETUP_TICK`] while the window is open, exactly until the connection is up, and on the
+    /// shared grid after that.
+    fn deadline(&self, now: Instant, duration: Duration) -> Instant {
+        if self.is_open() {
+            now + duration.min(SETUP_TICK)
+        } else if self.connected.load(Ordering::Acquire) {
+            coalesced_deadline(now, duration)
+        } else {
+            now + duration
+        }
     }
 }
 
@@ -181,10 +204,7 @@ impl Runtime for TunedRuntime {
     }
 
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        if self.setup.is_open() {
-            return self.tokio.sleep(duration.min(SETUP_TICK));
-        }
-        let deadline = coalesced_deadline(Instant::now(), duration);
+        let deadline = self.setup.deadline(Instant::now(), duration);
         Box::pin(tokio::time::sleep_until(deadline.into()))
     }
 
@@ -310,6 +330,32 @@ mod tests {
         assert!(!window.is_open());
         window.open_for(Duration::ZERO);
         assert!(!window.is_open(), "an elapsed span is closed");
+    }
+
+    #[test]
+    fn timers_stay_exact_until_the_connection_is_up_then_join_the_grid() {
+        let setup = SetupWindow::default();
+        let now = *GRID_EPOCH + Duration::from_millis(1010);
+        let second = Duration::from_secs(1);
+        assert_eq!(
+            setup.deadline(now, second),
+            now + second,
+            "handshake timers are exact"
+        );
+        setup.open_for(Duration::from_secs(60));
+        assert_eq!(
+            setup.deadline(now, second),
+            now + SETUP_TICK,
+            "quick while setting up"
+        );
+        setup.close();
+        setup.mark_connected();
+        assert_eq!(setup.deadline(now, second), coalesced_deadline(now, second));
+        assert_ne!(
+            setup.deadline(now, second),
+            now + second,
+            "on the grid once connected"
+        );
     }
 
     #[test]
