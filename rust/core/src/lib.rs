@@ -2,7 +2,8 @@
 //!
 //! How the pieces fit:
 //! - [`runtime`]: one shared tokio runtime (one or two workers) runs every connection; `sockets`
-//!   gives webrtc-rs that runtime with its sockets and timers tuned for game traffic.
+//!   gives webrtc-rs that runtime with its sockets and timers tuned for game traffic, and
+//!   `last_flight` answers repeated DTLS handshake flights that rtc-dtls leaves unanswered.
 //! - [`peer::Peer`] and [`channel::Channel`] mirror Godot's `WebRTCPeerConnection` and
 //!   `WebRTCDataChannel` virtuals with synchronous methods. Network threads never call them
 //!   back: they update lock-free [`state`] cells and push [`peer::PeerEvent`]s, which the game
@@ -17,6 +18,7 @@ mod candidate;
 pub mod channel;
 pub mod config;
 pub mod error;
+mod last_flight;
 pub mod logging;
 pub mod options;
 pub mod peer;

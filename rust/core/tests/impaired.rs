@@ -53,6 +53,19 @@ impl Path {
 
     /// A negotiated channel with `options` on both sides, open.
     fn open(&mut self, options: &[(&str, Value)]) -> (Channel, Channel) {
+        let (tx, rx) = self.start_opening(options);
+        let started = Instant::now();
+        self.run_until(
+            "channel open through the relay",
+            Duration::from_secs(30),
+            |_| is_open(&tx, &rx),
+        );
+        eprintln!("open through the relay after {:?}", started.elapsed());
+        (tx, rx)
+    }
+
+    /// Creates a negotiated channel with `options` on both sides and A's offer.
+    fn start_opening(&mut self, options: &[(&str, Value)]) -> (Channel, Channel) {
         let options = ChannelOptions::parse(&dict(options)).expect("valid options");
         let tx = self
             .a
@@ -65,18 +78,12 @@ impl Path {
             .create_data_channel("impaired", &options)
             .expect("channel b");
         self.a.peer.create_offer().expect("offer");
-        let started = Instant::now();
-        self.run_until(
-            "channel open through the relay",
-            Duration::from_secs(30),
-            |_| {
-                tx.get_ready_state() == ChannelState::Open
-                    && rx.get_ready_state() == ChannelState::Open
-            },
-        );
-        eprintln!("open through the relay after {:?}", started.elapsed());
         (tx, rx)
     }
+}
+
+fn is_open(tx: &Channel, rx: &Channel) -> bool {
+    tx.get_ready_state() == ChannelState::Open && rx.get_ready_state() == ChannelState::Open
 }
 
 /// Deterministic payload of message `seq`, carrying its number first.
@@ -149,6 +156,96 @@ fn reliable_ordered_data_arrives_complete_through_loss_jitter_and_reordering() {
         TOTAL as f64 / elapsed.as_secs_f64() / 1e6,
         100.0 * stats.lost as f64 / stats.received as f64
     );
+}
+
+/// The handshake's most fragile datagrams: the flights that finish it. B answers, so it is the
+/// DTLS client: its final flight and resends carry B's ChangeCipherSpec, the server's final
+/// flight A's. However many of the first ones are lost on either side, flights are sent again
+/// and the channel opens.
+#[test]
+fn lost_final_handshake_flights_are_sent_again_and_the_channel_opens() {
+    for (from_a, from_b) in [(0, 1), (0, 3), (1, 0), (1, 1), (2, 2)] {
+        let mut path = Path::new(
+            Impairment {
+                delay: Duration::from_millis(5),
+                drop_change_cipher_spec_from_a: from_a,
+                drop_change_cipher_spec_from_b: from_b,
+                ..Impairment::default()
+            },
+            1,
+        );
+        let started = Instant::now();
+        let (tx, rx) =
+            path.start_opening(&[("negotiated", Value::Bool(true)), ("id", Value::Int(5))]);
+        path.run_until(
+            "channel open after the lost flights",
+            Duration::from_secs(15),
+            |_| is_open(&tx, &rx),
+        );
+        let stats = path.relay.stats();
+        println!(
+            "FIGURE first {from_b} client and {from_a} server finishing flights lost: open after {:.2?}; relay {stats}",
+            started.elapsed()
+        );
+        assert_eq!(
+            stats.lost,
+            u64::from(from_a + from_b),
+            "the flights were dropped"
+        );
+    }
+}
+
+/// Many connections, each through its own 10 % lossy path, all set up at once: every one opens.
+#[test]
+fn every_connection_opens_through_heavy_loss() {
+    const PATHS: u64 = 24;
+    let mut paths: Vec<_> = (0..PATHS)
+        .map(|seed| {
+            let mut path = Path::new(
+                Impairment {
+                    loss: 0.10,
+                    delay: Duration::from_millis(20),
+                    jitter: Duration::from_millis(5),
+                    ..Impairment::default()
+                },
+                0x0bad + seed,
+            );
+            let channels =
+                path.start_opening(&[("negotiated", Value::Bool(true)), ("id", Value::Int(6))]);
+            (path, channels, None)
+        })
+        .collect();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(40) {
+        let mut waiting = 0;
+        for (path, (tx, rx), opened) in &mut paths {
+            if opened.is_none() {
+                path.signal();
+                if is_open(tx, rx) {
+                    *opened = Some(started.elapsed());
+                } else {
+                    waiting += 1;
+                }
+            }
+        }
+        if waiting == 0 {
+            break;
+        }
+        std::thread::yield_now();
+    }
+    let mut times: Vec<Duration> = paths.iter().filter_map(|(_, _, opened)| *opened).collect();
+    times.sort_unstable();
+    let lost: u64 = paths
+        .iter()
+        .map(|(path, _, _)| path.relay.stats().lost)
+        .sum();
+    println!(
+        "FIGURE {PATHS} connections through 10% loss, 20±5 ms: {} opened, median {:.2?}, slowest {:.2?}, {lost} datagrams lost",
+        times.len(),
+        times.get(times.len() / 2).copied().unwrap_or_default(),
+        times.last().copied().unwrap_or_default(),
+    );
+    assert_eq!(times.len() as u64, PATHS, "connections that never opened");
 }
 
 #[test]

@@ -35,6 +35,12 @@ pub struct Impairment {
     pub rate: Option<u64>,
     /// Drops everything, as a path that went dead.
     pub silent: bool,
+    /// Drops this many of the first datagrams from A that carry a DTLS ChangeCipherSpec record
+    /// (the flights that finish a handshake), before any random decision: a loss placed exactly
+    /// where a handshake is most fragile.
+    pub drop_change_cipher_spec_from_a: u32,
+    /// The same for datagrams from B.
+    pub drop_change_cipher_spec_from_b: u32,
 }
 
 impl Default for Impairment {
@@ -47,6 +53,8 @@ impl Default for Impairment {
             duplicate: 0.0,
             rate: None,
             silent: false,
+            drop_change_cipher_spec_from_a: 0,
+            drop_change_cipher_spec_from_b: 0,
         }
     }
 }
@@ -266,6 +274,15 @@ fn schedule(state: &mut State, from: From, data: &[u8]) -> bool {
         state.stats.unroutable += 1;
         return false;
     }
+    let to_drop = match from {
+        From::A => &mut state.impairment.drop_change_cipher_spec_from_a,
+        From::B => &mut state.impairment.drop_change_cipher_spec_from_b,
+    };
+    if *to_drop > 0 && carries_change_cipher_spec(data) {
+        *to_drop -= 1;
+        state.stats.lost += 1;
+        return false;
+    }
     if state.rng.chance(imp.loss) {
         state.stats.lost += 1;
         return false;
@@ -311,6 +328,24 @@ fn schedule(state: &mut State, from: From, data: &[u8]) -> bool {
         queued = true;
     }
     queued
+}
+
+/// Whether `data` is a DTLS datagram (RFC 7983: first byte 20 to 63) with a ChangeCipherSpec
+/// record (content type 20) among its records.
+fn carries_change_cipher_spec(data: &[u8]) -> bool {
+    const HEADER: usize = 13;
+    if !matches!(data.first(), Some(20..=63)) {
+        return false;
+    }
+    let mut rest = data;
+    while rest.len() >= HEADER {
+        if rest[0] == 20 {
+            return true;
+        }
+        let body = usize::from(u16::from_be_bytes([rest[11], rest[12]]));
+        rest = rest.get(HEADER + body..).unwrap_or_default();
+    }
+    false
 }
 
 /// Sends queued packets when they are due, out of the socket facing their receiver.
@@ -522,5 +557,43 @@ mod tests {
         }
         // 20 kB at 100 kB/s takes 200 ms on the wire.
         assert!(start.elapsed() >= Duration::from_millis(190));
+    }
+
+    #[test]
+    fn drops_exactly_the_change_cipher_spec_datagrams_asked_for() {
+        let header = |content: u8, len: u8| [content, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, len];
+        let handshake = [&header(22, 1)[..], &[0xaa]].concat();
+        let finishing = [&handshake[..], &header(20, 1), &[1]].concat();
+        assert!(carries_change_cipher_spec(&finishing));
+        assert!(!carries_change_cipher_spec(&handshake));
+        assert!(
+            !carries_change_cipher_spec(&finishing[..20]),
+            "a truncated record"
+        );
+        assert!(!carries_change_cipher_spec(&[0, 1, 0, 0]), "STUN");
+
+        let relay = Relay::start(LOCAL, Impairment::default(), 9).expect("relay");
+        let (a, b) = (socket(), socket());
+        introduce(&relay, &a, &b);
+        relay.set_impairment(Impairment {
+            drop_change_cipher_spec_from_a: 1,
+            ..Impairment::default()
+        });
+        let to_b = relay.endpoint_for_a().expect("addr");
+        for datagram in [&finishing, &handshake, &finishing] {
+            a.send_to(datagram, to_b).expect("send");
+        }
+        let mut buf = [0u8; 64];
+        for expected in [&handshake, &finishing] {
+            let (len, _) = b.recv_from(&mut buf).expect("arrives");
+            assert_eq!(&buf[..len], &expected[..]);
+        }
+        assert_eq!(relay.stats().lost, 1, "only the first finishing datagram");
+        b.send_to(&finishing, relay.endpoint_for_b().expect("addr"))
+            .expect("send");
+        let (len, _) = a
+            .recv_from(&mut buf)
+            .expect("the other direction is untouched");
+        assert_eq!(&buf[..len], &finishing[..]);
     }
 }
