@@ -256,8 +256,7 @@ fn every_connection_opens_through_heavy_loss() {
         }
         std::thread::yield_now();
     }
-    let sorted = |times: Vec<Duration>| {
-        let mut times = times;
+    let sorted = |mut times: Vec<Duration>| {
         times.sort_unstable();
         times
     };
