@@ -10,8 +10,11 @@
 //! flight. A datagram from the peer carrying only handshake fragments the stack has already
 //! answered is a repeat: it is kept from the stack, whose timer therefore keeps running, and
 //! our flight goes out again byte for byte (the peer's replay window drops the records it
-//! already has and takes the ones that were lost). Anything the stack has not answered yet
-//! reaches it as before.
+//! already has and takes the ones that were lost). A second copy of fragments that arrived
+//! less than [`DUPLICATE_WINDOW`] ago is kept from the stack too: it carries nothing new, and
+//! arriving while the stack is still answering the first copy it cancelled the timer of that
+//! answer. Any other repeat the stack has not answered reaches it, in case it could not take
+//! the first copy.
 //!
 //! Plain DTLS and DTLS inside TURN ChannelData are recognised (RFC 7983 first-byte ranges);
 //! STUN-framed TURN indications are left alone. The watch ends for good once both sides have
@@ -26,6 +29,10 @@ const MAX_RESENDS: u32 = 8;
 
 /// A repeated flight arrives as a burst of datagrams; it is answered once per burst.
 const RESEND_SPACING: Duration = Duration::from_millis(250);
+
+/// A copy arriving this soon after the first is a duplicate (from the network, or a peer whose
+/// own timer and answer crossed), never the peer's timed retransmission of a flight (1 s).
+const DUPLICATE_WINDOW: Duration = Duration::from_millis(250);
 
 /// Upper bounds on what is kept: a WebRTC handshake flight is a few datagrams, a whole
 /// handshake a dozen fragments.
@@ -51,8 +58,10 @@ pub(crate) type Flight = [(SocketAddr, Vec<u8>)];
 pub(crate) enum Verdict<'a> {
     /// Hand it to the stack.
     Deliver,
-    /// A repeat of a flight the stack has answered: keep it from the stack, and send this
-    /// (our flight, or nothing when it was resent a moment ago) instead.
+    /// Keep it from the stack: a duplicate, or a repeat answered a moment ago.
+    Hold,
+    /// A repeat of a flight the stack has answered: keep it from the stack, and send our
+    /// flight instead.
     Answer(&'a Flight),
 }
 
@@ -66,14 +75,22 @@ pub(crate) struct LastFlight {
     answers: u32,
     /// The peer sent a flight we had not seen since our last send.
     peer_moved_on: bool,
-    /// Plaintext handshake fragments received from the peer, each with the value of `answers`
-    /// when it first arrived: a fragment seen before our latest answer has been answered.
-    seen: Vec<(Fragment, u32)>,
+    /// Plaintext handshake fragments received from the peer.
+    seen: Vec<Seen>,
     sent_change_cipher_spec: bool,
     received_change_cipher_spec: bool,
     resends: u32,
     last_resend: Option<Instant>,
     finished: bool,
+}
+
+/// A fragment of the peer's and when it first arrived.
+#[derive(Debug)]
+struct Seen {
+    fragment: Fragment,
+    /// The value of [`LastFlight::answers`] then: below the current one, it has been answered.
+    answers: u32,
+    at: Instant,
 }
 
 impl LastFlight {
@@ -132,27 +149,41 @@ impl LastFlight {
             self.peer_moved_on = true;
             return Verdict::Deliver;
         }
-        let mut answered = true;
+        let (mut fresh, mut answered, mut duplicate) = (false, true, true);
         for fragment in summary.fragments {
-            match self.seen.iter().find(|(seen, _)| *seen == fragment) {
-                Some((_, when)) => answered &= *when < self.answers,
+            match self.seen.iter().find(|seen| seen.fragment == fragment) {
+                Some(seen) => {
+                    answered &= seen.answers < self.answers;
+                    duplicate &= now.duration_since(seen.at) < DUPLICATE_WINDOW;
+                }
                 None => {
-                    answered = false;
-                    self.peer_moved_on = true;
+                    fresh = true;
                     if self.seen.len() < MAX_SEEN_FRAGMENTS {
-                        self.seen.push((fragment, self.answers));
+                        self.seen.push(Seen {
+                            fragment,
+                            answers: self.answers,
+                            at: now,
+                        });
                     }
                 }
             }
         }
-        if !answered {
+        if fresh {
+            self.peer_moved_on = true;
             return Verdict::Deliver;
+        }
+        if !answered {
+            return if duplicate {
+                Verdict::Hold
+            } else {
+                Verdict::Deliver
+            };
         }
         let spaced = self
             .last_resend
             .is_none_or(|last| now.duration_since(last) >= RESEND_SPACING);
         if !spaced || self.resends >= MAX_RESENDS {
-            return Verdict::Answer(&[]);
+            return Verdict::Hold;
         }
         self.resends += 1;
         self.last_resend = Some(now);
@@ -312,7 +343,7 @@ mod tests {
         );
         assert_eq!(
             client.on_receive(later(start, 1010), &server_flight()),
-            Verdict::Answer(&[]),
+            Verdict::Hold,
             "held back, but answered once per burst"
         );
         assert_eq!(
@@ -322,18 +353,26 @@ mod tests {
     }
 
     #[test]
-    fn what_the_stack_has_not_answered_reaches_it() {
+    fn what_the_stack_has_not_answered_reaches_it_unless_it_just_arrived() {
         let start = Instant::now();
         let mut client = LastFlight::default();
         client.on_send(PEER, &handshake(0, 0));
         assert_eq!(client.on_receive(start, &handshake(1, 0)), Verdict::Deliver);
         assert_eq!(
-            client.on_receive(start, &handshake(1, 0)),
+            client.on_receive(later(start, 2), &handshake(1, 0)),
+            Verdict::Hold,
+            "a duplicate while the stack answers the first copy"
+        );
+        assert_eq!(
+            client.on_receive(later(start, 1000), &handshake(1, 0)),
             Verdict::Deliver,
             "a repeat before our answer: the stack may still need it"
         );
         assert_eq!(
-            client.on_receive(start, &[handshake(1, 0), handshake(1, 100)].concat()),
+            client.on_receive(
+                later(start, 1000),
+                &[handshake(1, 0), handshake(1, 100)].concat()
+            ),
             Verdict::Deliver,
             "a datagram with anything new"
         );
@@ -414,7 +453,7 @@ mod tests {
         client.on_send(PEER, &stun);
         assert_eq!(client.on_receive(start, &stun), Verdict::Deliver);
         assert_eq!(
-            client.on_receive(start, &handshake(1, 0)),
+            client.on_receive(later(start, 1000), &handshake(1, 0)),
             Verdict::Deliver,
             "STUN answers nothing"
         );
@@ -426,8 +465,7 @@ mod tests {
         let mut client = client_waiting_for_the_last_flight(start);
         let resent = (1..100)
             .filter(|second| {
-                client.on_receive(later(start, second * 1000), &server_flight())
-                    != Verdict::Answer(&[])
+                client.on_receive(later(start, second * 1000), &server_flight()) != Verdict::Hold
             })
             .count();
         assert_eq!(resent, MAX_RESENDS as usize);

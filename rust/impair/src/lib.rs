@@ -35,12 +35,20 @@ pub struct Impairment {
     pub rate: Option<u64>,
     /// Drops everything, as a path that went dead.
     pub silent: bool,
-    /// Drops this many of the first datagrams from A that carry a DTLS ChangeCipherSpec record
-    /// (the flights that finish a handshake), before any random decision: a loss placed exactly
-    /// where a handshake is most fragile.
-    pub drop_change_cipher_spec_from_a: u32,
+    /// Losses placed exactly where a DTLS handshake is fragile, in datagrams from A.
+    pub handshake_drops_from_a: HandshakeDrops,
     /// The same for datagrams from B.
-    pub drop_change_cipher_spec_from_b: u32,
+    pub handshake_drops_from_b: HandshakeDrops,
+}
+
+/// How many of the first datagrams carrying a DTLS record of each kind to drop, before any
+/// random decision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HandshakeDrops {
+    /// Datagrams with a ChangeCipherSpec record: the flights that finish a handshake.
+    pub change_cipher_spec: u32,
+    /// Datagrams with a ServerHello: the server's main flight.
+    pub server_hello: u32,
 }
 
 impl Default for Impairment {
@@ -53,8 +61,8 @@ impl Default for Impairment {
             duplicate: 0.0,
             rate: None,
             silent: false,
-            drop_change_cipher_spec_from_a: 0,
-            drop_change_cipher_spec_from_b: 0,
+            handshake_drops_from_a: HandshakeDrops::default(),
+            handshake_drops_from_b: HandshakeDrops::default(),
         }
     }
 }
@@ -274,14 +282,19 @@ fn schedule(state: &mut State, from: From, data: &[u8]) -> bool {
         state.stats.unroutable += 1;
         return false;
     }
-    let to_drop = match from {
-        From::A => &mut state.impairment.drop_change_cipher_spec_from_a,
-        From::B => &mut state.impairment.drop_change_cipher_spec_from_b,
+    let drops = match from {
+        From::A => &mut state.impairment.handshake_drops_from_a,
+        From::B => &mut state.impairment.handshake_drops_from_b,
     };
-    if *to_drop > 0 && carries_change_cipher_spec(data) {
-        *to_drop -= 1;
-        state.stats.lost += 1;
-        return false;
+    for (left, record) in [
+        (&mut drops.change_cipher_spec, DtlsRecord::ChangeCipherSpec),
+        (&mut drops.server_hello, DtlsRecord::ServerHello),
+    ] {
+        if *left > 0 && carries(data, record) {
+            *left -= 1;
+            state.stats.lost += 1;
+            return false;
+        }
     }
     if state.rng.chance(imp.loss) {
         state.stats.lost += 1;
@@ -330,16 +343,29 @@ fn schedule(state: &mut State, from: From, data: &[u8]) -> bool {
     queued
 }
 
-/// Whether `data` is a DTLS datagram (RFC 7983: first byte 20 to 63) with a ChangeCipherSpec
-/// record (content type 20) among its records.
-fn carries_change_cipher_spec(data: &[u8]) -> bool {
+/// The DTLS records a [`HandshakeDrops`] looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DtlsRecord {
+    ChangeCipherSpec,
+    ServerHello,
+}
+
+/// Whether `data` is a DTLS datagram (RFC 7983: first byte 20 to 63) with a `record` among its
+/// records: content type 20, or a plaintext handshake record (22, epoch 0) of message type 2.
+fn carries(data: &[u8], record: DtlsRecord) -> bool {
     const HEADER: usize = 13;
     if !matches!(data.first(), Some(20..=63)) {
         return false;
     }
     let mut rest = data;
     while rest.len() >= HEADER {
-        if rest[0] == 20 {
+        let found = match record {
+            DtlsRecord::ChangeCipherSpec => rest[0] == 20,
+            DtlsRecord::ServerHello => {
+                rest[0] == 22 && rest[3..5] == [0, 0] && rest.get(HEADER) == Some(&2)
+            }
+        };
+        if found {
             return true;
         }
         let body = usize::from(u16::from_be_bytes([rest[11], rest[12]]));
@@ -560,35 +586,51 @@ mod tests {
     }
 
     #[test]
-    fn drops_exactly_the_change_cipher_spec_datagrams_asked_for() {
+    fn drops_exactly_the_handshake_datagrams_asked_for() {
         let header = |content: u8, len: u8| [content, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, len];
         let handshake = [&header(22, 1)[..], &[0xaa]].concat();
+        let server_hello = [&header(22, 1)[..], &[2]].concat();
         let finishing = [&handshake[..], &header(20, 1), &[1]].concat();
-        assert!(carries_change_cipher_spec(&finishing));
-        assert!(!carries_change_cipher_spec(&handshake));
+        assert!(carries(&finishing, DtlsRecord::ChangeCipherSpec));
+        assert!(!carries(&handshake, DtlsRecord::ChangeCipherSpec));
+        assert!(carries(&server_hello, DtlsRecord::ServerHello));
+        assert!(!carries(&handshake, DtlsRecord::ServerHello));
+        assert!(!carries(&finishing, DtlsRecord::ServerHello));
         assert!(
-            !carries_change_cipher_spec(&finishing[..20]),
+            !carries(&finishing[..20], DtlsRecord::ChangeCipherSpec),
             "a truncated record"
         );
-        assert!(!carries_change_cipher_spec(&[0, 1, 0, 0]), "STUN");
+        assert!(
+            !carries(&[0, 1, 0, 0], DtlsRecord::ChangeCipherSpec),
+            "STUN"
+        );
 
         let relay = Relay::start(LOCAL, Impairment::default(), 9).expect("relay");
         let (a, b) = (socket(), socket());
         introduce(&relay, &a, &b);
         relay.set_impairment(Impairment {
-            drop_change_cipher_spec_from_a: 1,
+            handshake_drops_from_a: HandshakeDrops {
+                change_cipher_spec: 1,
+                server_hello: 1,
+            },
             ..Impairment::default()
         });
         let to_b = relay.endpoint_for_a().expect("addr");
-        for datagram in [&finishing, &handshake, &finishing] {
+        for datagram in [
+            &finishing,
+            &server_hello,
+            &handshake,
+            &finishing,
+            &server_hello,
+        ] {
             a.send_to(datagram, to_b).expect("send");
         }
         let mut buf = [0u8; 64];
-        for expected in [&handshake, &finishing] {
+        for expected in [&handshake, &finishing, &server_hello] {
             let (len, _) = b.recv_from(&mut buf).expect("arrives");
             assert_eq!(&buf[..len], &expected[..]);
         }
-        assert_eq!(relay.stats().lost, 1, "only the first finishing datagram");
+        assert_eq!(relay.stats().lost, 2, "only the first of each kind");
         b.send_to(&finishing, relay.endpoint_for_b().expect("addr"))
             .expect("send");
         let (len, _) = a
