@@ -38,6 +38,12 @@ static HANDLE: OnceLock<Handle> = OnceLock::new();
 /// Set by [`shutdown`]; from then on no call may reach the runtime.
 static STOPPED: AtomicBool = AtomicBool::new(false);
 
+/// How long [`shutdown`] waits for the threads to exit once their tasks are cancelled.
+/// Cancelling takes milliseconds; a stalled machine (a starved CI VM, a debugger) can take
+/// longer, and a thread left running after the library unloads would crash the process. The
+/// bound only keeps a wedged thread from hanging the game on exit.
+const JOIN_LIMIT: Duration = Duration::from_secs(5);
+
 /// Background closes still running; [`shutdown`] gives them a moment to say goodbye to peers.
 static CLOSING: Lazy<(Mutex<usize>, Condvar)> = Lazy::new(|| (Mutex::new(0), Condvar::new()));
 
@@ -120,7 +126,7 @@ where
 /// Stops the runtime and joins its threads. Called when the library unloads.
 ///
 /// Closes still in flight get up to `grace` to finish (so peers see a clean goodbye), then
-/// everything left is cancelled.
+/// everything left is cancelled and the threads are joined (waiting at most [`JOIN_LIMIT`]).
 pub fn shutdown(grace: Duration) {
     let deadline = Instant::now() + grace;
     let mut closing = closing_count();
@@ -144,6 +150,6 @@ pub fn shutdown(grace: Duration) {
         std::mem::replace(&mut *slot, RuntimeSlot::Stopped)
     };
     if let RuntimeSlot::Running(runtime) = previous {
-        runtime.shutdown_timeout(grace);
+        runtime.shutdown_timeout(JOIN_LIMIT);
     }
 }
