@@ -45,7 +45,7 @@ use rtc::{rtcp, rtp};
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::io::IoSliceMut;
+use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -475,6 +475,14 @@ fn is_link_local(ip: &IpAddr) -> bool {
     }
 }
 
+/// godot-webrtc-rs patch W2: an ICE server's `host:port` and what resolving it gave.
+struct Resolution {
+    server: String,
+    addrs: io::Result<Vec<SocketAddr>>,
+}
+
+type ResolutionFuture = Pin<Box<dyn Future<Output = Resolution> + Send>>;
+
 /// Unified inner message type for the peer connection driver
 #[derive(Debug)]
 pub(crate) enum PeerConnectionDriverEvent {
@@ -502,6 +510,10 @@ pub(crate) struct PeerConnectionDriver<A = SocketAddr> {
     tcp_transport: RTCTcpTransport,
     mdns_socket: Option<Arc<dyn AsyncUdpSocket>>,
     udp_sockets: HashMap<SocketAddr, Arc<dyn AsyncUdpSocket>>,
+    /// godot-webrtc-rs patch W2: STUN and TURN host names being resolved. Awaiting them inline,
+    /// as upstream does, held back every host candidate and stalled the whole event loop for as
+    /// long as the resolver took (glibc gives up on a dead resolver after about 10 s).
+    resolutions: FuturesUnordered<ResolutionFuture>,
     /// Reused scratch buffer for concatenating a run of same-destination datagrams
     /// into one UDP GSO send (see [`flush_writes`](Self::flush_writes)).
     gso_scratch: Vec<u8>,
@@ -583,6 +595,7 @@ where
             ),
             mdns_socket: None,
             udp_sockets: HashMap::new(),
+            resolutions: FuturesUnordered::new(),
             gso_scratch: Vec::new(),
             tcp_transport: RTCTcpTransport::new(HashMap::new()),
             ice_gathering_active: false,
@@ -639,10 +652,22 @@ where
         // correct: they belong to the generation being replaced.
         self.udp_sockets.clear();
         self.mdns_socket = None;
+        self.resolutions = FuturesUnordered::new();
         self.tcp_transport = RTCTcpTransport::new(HashMap::new());
 
+        // godot-webrtc-rs patch W1: an mDNS socket that cannot be set up (a host with no multicast
+        // route, such as a container with only loopback) leaves `.local` candidates unresolved;
+        // it must not make the whole connection unusable.
         if self.mdns_mode != MulticastDnsMode::Disabled {
-            self.mdns_socket = Some(runtime.wrap_udp_socket(MulticastSocket::new().into_std()?)?);
+            match MulticastSocket::new()
+                .into_std()
+                .and_then(|socket| runtime.wrap_udp_socket(socket))
+            {
+                Ok(socket) => self.mdns_socket = Some(socket),
+                Err(err) => warn!(
+                    "mDNS is unavailable on this host ({err}); '.local' candidates will not be resolved"
+                ),
+            }
         }
 
         // Resolve here, not at construction: this runs again on every ICE-restart rebind, which
@@ -953,6 +978,14 @@ where
             .into();
             futures::pin_mut!(tcp_read_future);
 
+            let resolution_future: OptionFuture<_> = if !self.resolutions.is_empty() {
+                Some(self.resolutions.next())
+            } else {
+                None
+            }
+            .into();
+            futures::pin_mut!(resolution_future);
+
             // Runtime-agnostic select!
             futures::select! {
                 // A blocked consumer freed a slot: hand over what was retained, now.
@@ -1121,6 +1154,13 @@ where
                 tcp_accept_result = tcp_accept_future => {
                     if let Some(Some((local_addr, res))) = tcp_accept_result {
                         self.tcp_transport.on_accept(local_addr, res);
+                    }
+                }
+
+                // godot-webrtc-rs patch W2: an ICE server's host name resolved (or failed to).
+                resolution = resolution_future => {
+                    if let Some(Some(resolution)) = resolution {
+                        self.on_resolved(resolution);
                     }
                 }
 
@@ -1746,6 +1786,7 @@ where
                 {
                     error!("Failed to gather relay candidates: {}", err);
                 }
+                self.start_resolutions();
             }
             PeerConnectionDriverEvent::RemoteIceTcpPassiveCandidate(candidate) => {
                 RTCTcpTransport::connect(
@@ -1765,6 +1806,34 @@ where
         }
 
         false
+    }
+
+    /// godot-webrtc-rs patch W2: resolves the host names the gatherers are waiting for, each
+    /// once, in the background; [`Self::on_resolved`] hands the results back.
+    fn start_resolutions(&mut self) {
+        let mut servers: Vec<String> = self
+            .stun_gatherer
+            .servers_to_resolve()
+            .chain(self.turn_relayer.servers_to_resolve())
+            .map(str::to_owned)
+            .collect();
+        servers.sort();
+        servers.dedup();
+        for server in servers {
+            let runtime = Arc::clone(&self.inner.runtime);
+            self.resolutions.push(Box::pin(async move {
+                let addrs = runtime.resolve_host(&server).await;
+                Resolution { server, addrs }
+            }));
+        }
+    }
+
+    /// godot-webrtc-rs patch W2: a finished resolution, for whichever gatherer asked for it.
+    fn on_resolved(&mut self, resolution: Resolution) {
+        self.stun_gatherer
+            .on_resolved(&resolution.server, &resolution.addrs);
+        self.turn_relayer
+            .on_resolved(&resolution.server, &resolution.addrs);
     }
 
     async fn populate_track_remote_codings(

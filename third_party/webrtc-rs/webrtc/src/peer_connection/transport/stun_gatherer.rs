@@ -29,6 +29,7 @@ use rtc::stun::agent::StunEvent;
 use rtc::stun::message::Getter;
 use rtc::stun::xoraddr::XorMappedAddress;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -56,6 +57,9 @@ pub(crate) struct RTCStunGatherer {
     runtime: Arc<dyn Runtime>,
 
     stun_clients: HashMap<FourTuple, StunClient>,
+    /// godot-webrtc-rs patch W2: STUN servers named by host name (`host:port`), waiting for the
+    /// driver to resolve them off its event loop (see [`Self::on_resolved`]).
+    resolving: HashSet<String>,
 
     wouts: VecDeque<TaggedBytesMut>,
     events: VecDeque<RTCStunGatherEventOut>,
@@ -77,6 +81,7 @@ impl RTCStunGatherer {
             runtime,
 
             stun_clients: HashMap::new(),
+            resolving: HashSet::new(),
 
             wouts: VecDeque::new(),
             events: VecDeque::new(),
@@ -95,6 +100,7 @@ impl RTCStunGatherer {
         for (_, mut stun_client) in self.stun_clients.drain() {
             let _ = stun_client.close();
         }
+        self.resolving.clear();
         self.wouts.clear();
         self.events.clear();
         self.ice_servers = ice_servers;
@@ -120,12 +126,66 @@ impl RTCStunGatherer {
             self.gather_host_candidates()?;
             self.gather_srflx_candidates().await?;
         }
-        if self.stun_clients.is_empty() && self.state != RTCIceGatheringState::Complete {
+        self.complete_if_done();
+        Ok(())
+    }
+
+    /// Ends gathering once no STUN transaction and no resolution is left.
+    fn complete_if_done(&mut self) {
+        if self.stun_clients.is_empty()
+            && self.resolving.is_empty()
+            && self.state != RTCIceGatheringState::Complete
+        {
             self.state = RTCIceGatheringState::Complete;
             self.events
                 .push_back(RTCStunGatherEventOut::StunGatheringComplete);
         }
-        Ok(())
+    }
+
+    /// godot-webrtc-rs patch W2: the STUN servers (`host:port`) waiting to be resolved.
+    pub(crate) fn servers_to_resolve(&self) -> impl Iterator<Item = &str> {
+        self.resolving.iter().map(String::as_str)
+    }
+
+    /// godot-webrtc-rs patch W2: a resolution the driver finished. A Binding request goes to
+    /// the server from every local address of its family; a server that cannot be resolved is
+    /// skipped with a warning, and gathering completes without it.
+    pub(crate) fn on_resolved(&mut self, server: &str, resolved: &io::Result<Vec<SocketAddr>>) {
+        if !self.resolving.remove(server) {
+            return;
+        }
+        match resolved {
+            Ok(addrs) => self.start_binding_requests(addrs),
+            Err(err) => warn!(
+                "Cannot resolve STUN server {}: {}; gathering continues without it",
+                server, err
+            ),
+        }
+        self.complete_if_done();
+    }
+
+    fn start_binding_requests(&mut self, resolved_addrs: &[SocketAddr]) {
+        for local_addr in &self.local_addrs {
+            match RTCStunGatherer::gather_from_stun_server(
+                &*self.runtime,
+                *local_addr,
+                resolved_addrs,
+            ) {
+                Ok(Some(stun_client)) => {
+                    self.stun_clients.insert(
+                        FourTuple {
+                            local_addr: stun_client.local_addr(),
+                            peer_addr: stun_client.peer_addr(),
+                        },
+                        stun_client,
+                    );
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    error!("Failed to gather stun client: {}", err);
+                }
+            }
+        }
     }
 
     /// Gather host ICE candidates from a local socket address
@@ -133,6 +193,13 @@ impl RTCStunGatherer {
     /// This is a pure function that creates host candidates without performing I/O.
     fn gather_host_candidates(&mut self) -> Result<(), Error> {
         for local_addr in &self.local_addrs {
+            // godot-webrtc-rs patch W3: a socket bound to a wildcard (kept when the host has no
+            // usable interface of its family) has no address a peer could reach; advertising
+            // `0.0.0.0` or `::` only makes the peer send checks nowhere. The socket still serves
+            // server-reflexive and relayed candidates.
+            if local_addr.ip().is_unspecified() {
+                continue;
+            }
             let candidate = CandidateHostConfig {
                 base_config: CandidateConfig {
                     network: "udp".to_owned(),
@@ -158,9 +225,8 @@ impl RTCStunGatherer {
     /// This performs actual I/O to query STUN servers and should be called
     /// in an async context.
     async fn gather_srflx_candidates(&mut self) -> Result<(), Error> {
-        // Clone the handle up front so the per-server borrows below stay disjoint.
-        let runtime = Arc::clone(&self.runtime);
-        for ice_server in &self.ice_servers {
+        // godot-webrtc-rs patch W2: a copy of the list, so requests can start inside the loop.
+        for ice_server in self.ice_servers.clone() {
             for raw_url in &ice_server.urls {
                 // RFC 7064 defines no query component for `stun:`, but real-world
                 // configurations ship `?transport=udp` on STUN URLs. Strip it rather than
@@ -202,35 +268,14 @@ impl RTCStunGatherer {
                     format!("{}:{}", url.host, url.port)
                 };
 
-                // Resolve once per URL, then only create clients for matching families.
-                debug!("Resolving STUN server: {}", server_addr);
-                let resolved_addrs = match runtime.resolve_host(&server_addr).await {
-                    Ok(addrs) => addrs,
-                    Err(err) => {
-                        error!("Failed to resolve STUN server {}: {}", server_addr, err);
-                        continue;
-                    }
-                };
-
-                for local_addr in &self.local_addrs {
-                    match RTCStunGatherer::gather_from_stun_server(
-                        &*runtime,
-                        *local_addr,
-                        &resolved_addrs,
-                    ) {
-                        Ok(Some(stun_client)) => {
-                            self.stun_clients.insert(
-                                FourTuple {
-                                    local_addr: stun_client.local_addr(),
-                                    peer_addr: stun_client.peer_addr(),
-                                },
-                                stun_client,
-                            );
-                        }
-                        Ok(None) => {}
-                        Err(err) => {
-                            error!("Failed to gather stun client: {}", err);
-                        }
+                // godot-webrtc-rs patch W2: only an address literal is used at once. A host name is
+                // resolved by the driver off its event loop, so a slow or dead resolver delays
+                // neither the host candidates above nor anything else the driver does.
+                match server_addr.parse::<SocketAddr>() {
+                    Ok(addr) => self.start_binding_requests(&[addr]),
+                    Err(_) => {
+                        debug!("Resolving STUN server: {}", server_addr);
+                        self.resolving.insert(server_addr);
                     }
                 }
             }
@@ -364,12 +409,7 @@ impl Protocol<TaggedBytesMut, (), RTCStunGatherEventIn> for RTCStunGatherer {
                 if let Some(mut stun_client) = self.stun_clients.remove(&four_tuple) {
                     let _ = stun_client.close();
 
-                    if self.stun_clients.is_empty() && self.state != RTCIceGatheringState::Complete
-                    {
-                        self.state = RTCIceGatheringState::Complete;
-                        self.events
-                            .push_back(RTCStunGatherEventOut::StunGatheringComplete);
-                    }
+                    self.complete_if_done();
                 }
             }
         }
@@ -426,13 +466,9 @@ impl Protocol<TaggedBytesMut, (), RTCStunGatherEventIn> for RTCStunGatherer {
             if let Some(mut stun_client) = self.stun_clients.remove(&four_tuple) {
                 let _ = stun_client.close();
 
-                if self.stun_clients.is_empty() && self.state != RTCIceGatheringState::Complete {
-                    self.state = RTCIceGatheringState::Complete;
-                    self.events
-                        .push_back(RTCStunGatherEventOut::StunGatheringComplete);
-                }
             }
         }
+        self.complete_if_done();
 
         self.events.pop_front()
     }

@@ -3,7 +3,7 @@
 use crate::runtime::Runtime;
 use log::{debug, error, trace, warn};
 use rtc::crypto::RTCCryptoProvider;
-use rtc::ice::url::SchemeType;
+use rtc::ice::url::{SchemeType, Url};
 use rtc::peer_connection::configuration::{RTCIceServer, RTCIceTransportPolicy};
 use rtc::peer_connection::state::RTCIceGatheringState;
 use rtc::peer_connection::transport::{
@@ -21,6 +21,7 @@ use rtc::turn::client::{
 };
 use rtc::turn::proto::chandata::ChannelData;
 use std::collections::{HashMap, VecDeque};
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -65,6 +66,9 @@ pub(crate) struct RTCTurnRelayer {
     crypto_provider: Arc<dyn RTCCryptoProvider>,
     allocation_refresh_interval_cap: Option<Duration>,
     clients: HashMap<FourTuple, ManagedTurnClient>,
+    /// godot-webrtc-rs patch W2: TURN servers named by host name, by `host:port`, waiting for
+    /// the driver to resolve them off its event loop (see [`Self::on_resolved`]).
+    resolving: HashMap<String, Vec<Url>>,
     relay_addrs: HashMap<SocketAddr, FourTuple>,
     pending_permissions: HashMap<rtc::stun::message::TransactionId, PendingPermission>,
     pending_permission_pairs: HashMap<(SocketAddr, SocketAddr), rtc::stun::message::TransactionId>,
@@ -96,6 +100,7 @@ impl RTCTurnRelayer {
             crypto_provider,
             allocation_refresh_interval_cap,
             clients: HashMap::new(),
+            resolving: HashMap::new(),
             relay_addrs: HashMap::new(),
             pending_permissions: HashMap::new(),
             pending_permission_pairs: HashMap::new(),
@@ -139,6 +144,7 @@ impl RTCTurnRelayer {
             self.remove_client(key, true);
         }
         self.relay_addrs.clear();
+        self.resolving.clear();
         self.pending_permissions.clear();
         self.pending_permission_pairs.clear();
         self.pending_packets.clear();
@@ -258,10 +264,8 @@ impl RTCTurnRelayer {
 
         self.state = RTCIceGatheringState::Gathering;
 
-        // Clone the handle up front so the per-server borrows below stay disjoint.
-        let runtime = Arc::clone(&self.runtime);
-
-        for ice_server in &self.ice_servers {
+        // godot-webrtc-rs patch W2: a copy of the list, so allocations can start inside the loop.
+        for ice_server in self.ice_servers.clone() {
             let urls = ice_server.urls()?;
 
             for url in urls {
@@ -280,77 +284,106 @@ impl RTCTurnRelayer {
                 }
 
                 let turn_server_addr = format!("{}:{}", url.host, url.port);
-                let resolved_addrs = match runtime.resolve_host(&turn_server_addr).await {
-                    Ok(addrs) => addrs,
-                    Err(err) => {
-                        error!(
-                            "Failed to resolve TURN server {}: {}",
-                            turn_server_addr, err
-                        );
-                        continue;
-                    }
-                };
-
-                for local_addr in &self.local_addrs {
-                    let Some(peer_addr) = resolved_addrs
-                        .iter()
-                        .copied()
-                        .find(|addr| addr.is_ipv4() == local_addr.is_ipv4())
-                    else {
-                        continue;
-                    };
-
-                    let four_tuple = FourTuple {
-                        local_addr: *local_addr,
-                        peer_addr,
-                    };
-                    if self.clients.contains_key(&four_tuple) {
-                        continue;
-                    }
-
-                    let mut client = TurnClient::new(
-                        TurnClientConfig {
-                            stun_serv_addr: peer_addr.to_string(),
-                            turn_serv_addr: peer_addr.to_string(),
-                            local_addr: *local_addr,
-                            transport_protocol: TransportProtocol::UDP,
-                            username: url.username.clone(),
-                            password: url.password.clone(),
-                            realm: String::new(),
-                            software: String::new(),
-                            rto_in_ms: 0,
-                            allocation_refresh_interval_cap: self.allocation_refresh_interval_cap,
-                        },
-                        Arc::clone(&self.crypto_provider),
-                    )?;
-
-                    let allocate_tid = client.allocate(self.runtime.now())?;
-                    debug!(
-                        "TURN allocation started from {} to {} via {}",
-                        local_addr, peer_addr, url
-                    );
-
-                    self.clients.insert(
-                        four_tuple,
-                        ManagedTurnClient {
-                            client,
-                            url: url.to_string(),
-                            allocate_tid,
-                            local_addr: *local_addr,
-                            relay_addr: None,
-                            gather_finished: false,
-                        },
-                    );
+                // godot-webrtc-rs patch W2: only an address literal is used at once. A host name is
+                // resolved by the driver off its event loop, so a slow or dead resolver delays
+                // neither the host candidates nor anything else the driver does.
+                match turn_server_addr.parse::<SocketAddr>() {
+                    Ok(addr) => self.start_allocations(&url, &[addr])?,
+                    Err(_) => self.resolving.entry(turn_server_addr).or_default().push(url),
                 }
             }
         }
 
-        if self.clients.is_empty() {
+        if self.clients.is_empty() && self.resolving.is_empty() {
             self.state = RTCIceGatheringState::Complete;
             self.events
                 .push_back(RTCTurnRelayEventOut::TurnGatheringComplete);
         }
 
+        Ok(())
+    }
+
+    /// godot-webrtc-rs patch W2: the TURN servers (`host:port`) waiting to be resolved.
+    pub(crate) fn servers_to_resolve(&self) -> impl Iterator<Item = &str> {
+        self.resolving.keys().map(String::as_str)
+    }
+
+    /// godot-webrtc-rs patch W2: a resolution the driver finished. Allocations start on the
+    /// addresses found; a server that cannot be resolved is skipped with a warning, and
+    /// gathering completes without it.
+    pub(crate) fn on_resolved(&mut self, server: &str, resolved: &io::Result<Vec<SocketAddr>>) {
+        let Some(urls) = self.resolving.remove(server) else {
+            return;
+        };
+        match resolved {
+            Ok(addrs) => {
+                for url in &urls {
+                    if let Err(err) = self.start_allocations(url, addrs) {
+                        error!("Failed to start a TURN allocation via {}: {}", url, err);
+                    }
+                }
+            }
+            Err(err) => warn!(
+                "Cannot resolve TURN server {}: {}; gathering continues without it",
+                server, err
+            ),
+        }
+        self.maybe_emit_gathering_complete();
+    }
+
+    /// Starts an allocation from every local address of the server's family.
+    fn start_allocations(&mut self, url: &Url, resolved_addrs: &[SocketAddr]) -> Result<()> {
+        for local_addr in self.local_addrs.clone() {
+            let Some(peer_addr) = resolved_addrs
+                .iter()
+                .copied()
+                .find(|addr| addr.is_ipv4() == local_addr.is_ipv4())
+            else {
+                continue;
+            };
+
+            let four_tuple = FourTuple {
+                local_addr,
+                peer_addr,
+            };
+            if self.clients.contains_key(&four_tuple) {
+                continue;
+            }
+
+            let mut client = TurnClient::new(
+                TurnClientConfig {
+                    stun_serv_addr: peer_addr.to_string(),
+                    turn_serv_addr: peer_addr.to_string(),
+                    local_addr,
+                    transport_protocol: TransportProtocol::UDP,
+                    username: url.username.clone(),
+                    password: url.password.clone(),
+                    realm: String::new(),
+                    software: String::new(),
+                    rto_in_ms: 0,
+                    allocation_refresh_interval_cap: self.allocation_refresh_interval_cap,
+                },
+                Arc::clone(&self.crypto_provider),
+            )?;
+
+            let allocate_tid = client.allocate(self.runtime.now())?;
+            debug!(
+                "TURN allocation started from {} to {} via {}",
+                local_addr, peer_addr, url
+            );
+
+            self.clients.insert(
+                four_tuple,
+                ManagedTurnClient {
+                    client,
+                    url: url.to_string(),
+                    allocate_tid,
+                    local_addr,
+                    relay_addr: None,
+                    gather_finished: false,
+                },
+            );
+        }
         Ok(())
     }
 
@@ -397,6 +430,7 @@ impl RTCTurnRelayer {
 
     fn maybe_emit_gathering_complete(&mut self) {
         if self.state == RTCIceGatheringState::Gathering
+            && self.resolving.is_empty()
             && self.clients.values().all(|client| client.gather_finished)
         {
             self.state = RTCIceGatheringState::Complete;
