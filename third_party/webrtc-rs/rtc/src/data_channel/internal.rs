@@ -3,7 +3,7 @@ use crate::data_channel::parameters::DataChannelParameters;
 use crate::data_channel::state::RTCDataChannelState;
 use datachannel::data_channel::DataChannelConfig;
 use sansio::Protocol;
-use sctp::{PayloadProtocolIdentifier, StreamId};
+use sctp::{PayloadProtocolIdentifier, ReliabilityType, StreamId};
 use shared::error::{Error, Result};
 use std::time::Instant;
 
@@ -162,10 +162,20 @@ impl RTCDataChannelInternal {
 
         let data_channel_config = data_channel.config();
 
-        let (unordered, _reliability_type) =
+        let (unordered, reliability_type) =
             ::datachannel::data_channel::DataChannel::get_reliability_params(
                 data_channel_config.channel_type,
             );
+        // godot-webrtc-rs patch R1: report the reliability the peer's DATA_CHANNEL_OPEN asked
+        // for (RFC 8832 §5.1), as W3C's maxRetransmits / maxPacketLifeTime of the channel.
+        // Upstream dropped it, so every in-band channel read as fully reliable.
+        let reliability_parameter =
+            u16::try_from(data_channel_config.reliability_parameter).unwrap_or(u16::MAX);
+        let (max_retransmits, max_packet_life_time) = match reliability_type {
+            ReliabilityType::Rexmit => (Some(reliability_parameter), None),
+            ReliabilityType::Timed => (None, Some(reliability_parameter)),
+            _ => (None, None),
+        };
 
         // `negotiated: None` — the peer opened this channel in-band over DCEP, so it is not an
         // out-of-band channel however well-known its stream id now is. The stream id is set
@@ -174,8 +184,8 @@ impl RTCDataChannelInternal {
             label: data_channel_config.label.clone(),
             protocol: data_channel_config.protocol.clone(),
             ordered: !unordered,
-            max_packet_life_time: None,
-            max_retransmits: None,
+            max_packet_life_time,
+            max_retransmits,
             negotiated: None,
         });
         // Known from the wire: no deferral needed, and it must be registered so locally
@@ -194,5 +204,48 @@ impl RTCDataChannelInternal {
         self.handshake_deadline = None;
         self.ready_state = RTCDataChannelState::Closed;
         Ok(())
+    }
+}
+
+/// godot-webrtc-rs patch R1: what an accepted channel reports is what the peer's
+/// DATA_CHANNEL_OPEN asked for.
+#[cfg(test)]
+mod accepted_reliability_tests {
+    use super::*;
+    use datachannel::message::Message;
+    use datachannel::message::message_channel_open::{
+        CHANNEL_PRIORITY_NORMAL, ChannelType, DataChannelOpen,
+    };
+    use shared::marshal::Marshal;
+
+    fn accept(channel_type: ChannelType, reliability_parameter: u32) -> RTCDataChannelInternal {
+        let open = Message::DataChannelOpen(DataChannelOpen {
+            channel_type,
+            priority: CHANNEL_PRIORITY_NORMAL,
+            reliability_parameter,
+            label: b"remote".to_vec(),
+            protocol: Vec::new(),
+        })
+        .marshal()
+        .expect("DCEP OPEN");
+        RTCDataChannelInternal::accept(0, 3, PayloadProtocolIdentifier::Dcep, &open)
+            .expect("accept")
+    }
+
+    #[test]
+    fn accepted_channels_report_the_requested_reliability() {
+        for (channel_type, parameter, ordered, retransmits, lifetime) in [
+            (ChannelType::Reliable, 0, true, None, None),
+            (ChannelType::ReliableUnordered, 0, false, None, None),
+            (ChannelType::PartialReliableRexmit, 0, true, Some(0), None),
+            (ChannelType::PartialReliableRexmitUnordered, 5, false, Some(5), None),
+            (ChannelType::PartialReliableTimed, 150, true, None, Some(150)),
+            (ChannelType::PartialReliableTimedUnordered, 70_000, false, None, Some(u16::MAX)),
+        ] {
+            let channel = accept(channel_type, parameter);
+            assert_eq!(channel.ordered, ordered, "{channel_type:?}");
+            assert_eq!(channel.max_retransmits, retransmits, "{channel_type:?}");
+            assert_eq!(channel.max_packet_life_time, lifetime, "{channel_type:?}");
+        }
     }
 }
