@@ -3773,3 +3773,77 @@ fn test_abort_closes_both_sides() -> Result<()> {
     pair.client_conn_mut(client_ch).abort()?;
     Ok(())
 }
+
+/// godot-webrtc-rs patch S1: both sides open at once, as WebRTC stacks do (usrsctp, dcsctp), and
+/// as the one werift elects does when it is the other. The INITs cross; each endpoint hands the
+/// peer's INIT to its own association (RFC 4960 §5.2.1) instead of refusing it or starting a
+/// second association, and both come up.
+#[test]
+fn test_simultaneous_open_uses_one_association_per_side() -> Result<()> {
+    let endpoint_config = Arc::new(EndpointConfig::default());
+    let a_addr = SocketAddr::new(
+        Ipv6Addr::LOCALHOST.into(),
+        SERVER_PORTS.lock().unwrap().next().unwrap(),
+    );
+    let b_addr = SocketAddr::new(
+        Ipv6Addr::LOCALHOST.into(),
+        CLIENT_PORTS.lock().unwrap().next().unwrap(),
+    );
+    let a = Endpoint::new(
+        a_addr,
+        TransportProtocol::UDP,
+        Arc::clone(&endpoint_config),
+        Some(Arc::new(server_config())),
+    );
+    let b = Endpoint::new(
+        b_addr,
+        TransportProtocol::UDP,
+        endpoint_config,
+        Some(Arc::new(server_config())),
+    );
+    let mut pair = Pair::new_from_endpoint(b, a, b_addr, a_addr);
+    let b_ch = pair.begin_connect(client_config());
+    let (a_ch, a_conn) = pair
+        .server
+        .connect(pair.time, client_config(), b_addr)
+        .unwrap();
+    pair.server.associations.insert(a_ch, a_conn);
+    // A handful of steps is enough to meet; without the fix both sides retransmit their INITs
+    // until they give up, which takes minutes of driving.
+    for _ in 0..50 {
+        if !pair.step() {
+            break;
+        }
+    }
+
+    assert!(pair.server.accepted.is_none(), "A started a second association");
+    assert!(pair.client.accepted.is_none(), "B started a second association");
+    assert_eq!(pair.server.associations.len(), 1);
+    assert_eq!(pair.client.associations.len(), 1);
+    for conn in [
+        pair.client.associations.get_mut(&b_ch).unwrap(),
+        pair.server.associations.get_mut(&a_ch).unwrap(),
+    ] {
+        assert_matches!(conn.poll(), Some(Event::Connected { .. }));
+        assert_eq!(conn.state(), AssociationState::Established);
+    }
+    Ok(())
+}
+
+/// godot-webrtc-rs patch S1: an INIT sent again (its first answer was lost, say) reaches the
+/// association it started rather than opening another one.
+#[test]
+fn test_repeated_init_reaches_the_same_association() -> Result<()> {
+    let mut pair = Pair::default();
+    let client_ch = pair.begin_connect(client_config());
+    pair.drive_client();
+    let init = pair.server.inbound.front().cloned().expect("the client's INIT");
+    pair.drive_server();
+    assert_eq!(pair.server.associations.len(), 1);
+    pair.server.inbound.push_back(init);
+    pair.drive();
+    assert_eq!(pair.server.associations.len(), 1, "one association per INIT sender");
+    let server_ch = pair.server.assert_accept();
+    pair.finish_connect(client_ch, server_ch);
+    Ok(())
+}

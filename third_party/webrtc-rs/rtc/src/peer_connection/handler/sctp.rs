@@ -702,8 +702,13 @@ impl<'a>
         if dtls_complete {
             debug!("sctp recv dtls handshake complete");
 
-            if let Some(sctp_transport_config) =
-                self.ctx.sctp_transport.sctp_transport_config.clone()
+            // godot-webrtc-rs patch R2: open unless the peer's INIT already made an association.
+            if let Some(sctp_transport_config) = self
+                .ctx
+                .sctp_transport
+                .sctp_transport_config
+                .clone()
+                .filter(|_| self.ctx.sctp_transport.sctp_associations.is_empty())
             {
                 let (sctp_endpoint, sctp_associations) = (
                     self.ctx
@@ -714,7 +719,7 @@ impl<'a>
                     &mut self.ctx.sctp_transport.sctp_associations,
                 );
 
-                debug!("sctp endpoint initiates connection for dtls client role");
+                debug!("sctp endpoint initiates connection");
                 let (ch, conn) = sctp_endpoint
                     .connect(
                         now,

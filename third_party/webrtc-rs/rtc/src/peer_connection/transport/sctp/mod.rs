@@ -141,7 +141,7 @@ impl SctpTransport {
     /// a connection over SCTP.
     pub(crate) fn start(
         &mut self,
-        dtls_role: RTCDtlsRole,
+        _dtls_role: RTCDtlsRole,
         remote_caps: SCTPTransportCapabilities,
         local_port: u16,
         _remote_port: u16,
@@ -187,22 +187,17 @@ impl SctpTransport {
         }
         //TODO: add remote_port support
 
-        if dtls_role == RTCDtlsRole::Client {
-            self.sctp_endpoint = Some(sctp::Endpoint::new(
-                TransportContext::default().local_addr, // placeholder; rewritten per-transmit by the ICE handler
-                TransportProtocol::UDP, // placeholder; rewritten per-transmit by the ICE handler
-                sctp_endpoint_config.into(),
-                None,
-            ));
-            self.sctp_transport_config = Some(sctp_transport_config);
-        } else {
-            self.sctp_endpoint = Some(::sctp::Endpoint::new(
-                TransportContext::default().local_addr, // placeholder; rewritten per-transmit by the ICE handler
-                TransportProtocol::UDP, // placeholder; rewritten per-transmit by the ICE handler
-                sctp_endpoint_config.into(),
-                Some(::sctp::ServerConfig::new(sctp_transport_config).into()),
-            ));
-        }
+        // godot-webrtc-rs patch R2: both DTLS roles accept the peer's INIT and open on their own
+        // (the SCTP handler connects once DTLS is up unless the peer's INIT came first), as
+        // usrsctp and dcsctp do. Upstream opened from the DTLS client only, and the client
+        // refused INITs: stacks that choose the opener by ICE role (werift) never met it.
+        self.sctp_endpoint = Some(::sctp::Endpoint::new(
+            TransportContext::default().local_addr, // placeholder; rewritten per-transmit by the ICE handler
+            TransportProtocol::UDP, // placeholder; rewritten per-transmit by the ICE handler
+            sctp_endpoint_config.into(),
+            Some(::sctp::ServerConfig::new(sctp_transport_config.clone()).into()),
+        ));
+        self.sctp_transport_config = Some(sctp_transport_config);
 
         Ok(())
     }
