@@ -1633,3 +1633,45 @@ fn test_reconfig_backoff_must_double_once() -> Result<()> {
 
 #[path = "message_selection_test.rs"]
 mod message_selection_test;
+
+/// godot-webrtc-rs patch S2: after a T3-rtx timeout everything to resend is in flight and
+/// nothing is pending; the window must still open again as the resends are acknowledged.
+#[test]
+fn test_cwnd_grows_while_resending_after_t3() -> Result<()> {
+    let mut a = timed_test_association();
+    let mut receiver = timed_test_association();
+    receiver.peer_last_tsn = a.my_next_tsn.wrapping_sub(1);
+    receiver.ack_mode = AckMode::NoDelay;
+    a.rwnd = 1 << 20;
+    a.cwnd = 1 << 20;
+    a.ssthresh = 1 << 20;
+    let ppi = PayloadProtocolIdentifier::Binary;
+    a.open_stream(1, ppi)?;
+    receiver.open_stream(1, ppi)?;
+    let mut now = Instant::now();
+    a.stream(1)?.write_sctp(now, &Bytes::from(vec![7u8; 40_000]), ppi)?;
+    let lost = data_chunks(&a.gather_outbound(now).0);
+    assert!(lost > 20, "the whole message went out at once ({lost} chunks)");
+    assert!(a.pending_queue.is_empty());
+
+    now = a.timers.get(Timer::T3RTX).expect("T3-rtx armed");
+    a.handle_timeout(now);
+    assert_eq!(a.cwnd, a.mtu, "T3-rtx restarts from one MTU");
+
+    let mut sent_per_round = vec![];
+    while sent_per_round.len() < 4 {
+        let resent = transmitted_data(&a.gather_outbound(now).0);
+        sent_per_round.push(resent.len());
+        for data in &resent {
+            receiver.handle_data(data)?;
+        }
+        now += Duration::from_millis(10);
+        a.handle_sack(&receiver.create_selective_ack_chunk(), now)?;
+    }
+    assert!(
+        a.cwnd > 2 * a.mtu && sent_per_round.last() > sent_per_round.first(),
+        "cwnd={} after resending {sent_per_round:?} chunks per round",
+        a.cwnd
+    );
+    Ok(())
+}

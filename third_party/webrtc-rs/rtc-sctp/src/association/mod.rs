@@ -1884,6 +1884,14 @@ impl Association {
                 .start_if_idle(Timer::T3RTX, now, self.rto_mgr.get_rto());
         }
 
+        // godot-webrtc-rs patch S2: the window counts as fully used when the bytes in flight
+        // before this SACK filled it, not only when new data is queued behind it. After a T3-rtx
+        // timeout the data to resend sits in the in-flight queue with nothing pending, and
+        // upstream then never grew cwnd past one MTU: recovery crawled at a packet per round trip.
+        let cwnd_full = !self.pending_queue.is_empty()
+            || self.inflight_queue.get_num_bytes() as u64 + total_bytes_acked.max(0) as u64
+                >= u64::from(self.cwnd);
+
         // Update congestion control parameters
         if self.cwnd <= self.ssthresh {
             // RFC 4096, sec 7.2.1.  Slow-Start
@@ -1897,7 +1905,7 @@ impl Association {
             //      most, the lesser of 1) the total size of the previously
             //      outstanding DATA chunk(s) acknowledged, and 2) the destination's
             //      path MTU.
-            if !self.in_fast_recovery && !self.pending_queue.is_empty() {
+            if !self.in_fast_recovery && cwnd_full {
                 self.cwnd += std::cmp::min(total_bytes_acked as u32, self.cwnd); // TCP way
                 // self.cwnd += min32(uint32(total_bytes_acked), self.mtu) // SCTP way (slow)
                 trace!(
@@ -1929,7 +1937,7 @@ impl Association {
             //      of data outstanding (i.e., before arrival of the SACK, flight size
             //      was greater than or equal to cwnd), increase cwnd by MTU, and
             //      reset partial_bytes_acked to (partial_bytes_acked - cwnd).
-            if self.partial_bytes_acked >= self.cwnd && !self.pending_queue.is_empty() {
+            if self.partial_bytes_acked >= self.cwnd && cwnd_full {
                 self.partial_bytes_acked -= self.cwnd;
                 self.cwnd += self.mtu;
                 trace!(
