@@ -68,6 +68,17 @@ impl ChannelShared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The SCTP stream id, once known.
+    pub(crate) fn stream_id(&self) -> Option<u16> {
+        u16::try_from(self.id.load(Ordering::Acquire))
+            .ok()
+            .filter(|id| i32::from(*id) != UNSET)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.get() == ChannelState::Closed
+    }
+
     /// Marks the channel closed from the connection side (the connection itself went away).
     /// Also releases a pump waiting for inbox room: nobody will wait for this channel's data.
     pub(crate) fn mark_closed(&self) {

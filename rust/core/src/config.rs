@@ -33,10 +33,11 @@ pub struct PeerConfig {
     pub ice_servers: Vec<IceServer>,
     /// `iceTransportPolicy: "relay"` forces traffic through TURN.
     pub relay_only: bool,
-    /// `bindAddresses`: where ICE may open sockets. Empty means every interface.
+    /// `bindAddresses`: where ICE may open sockets. Empty means every usable interface, or
+    /// loopback on a host that has none (see [`PeerConfig::network`]).
     pub bind_addresses: Vec<SocketAddr>,
     /// `mdns`: resolve browsers' `.local` host candidates over multicast DNS.
-    /// `None` means the default: on, unless every bind address is loopback.
+    /// `None` means the default: on, unless every address ICE binds is loopback.
     pub mdns: Option<bool>,
     /// `maxMessageSize`: the largest message this connection sends or accepts, in bytes.
     pub max_message_size: usize,
@@ -87,27 +88,24 @@ impl PeerConfig {
         Ok(config)
     }
 
-    /// Whether mDNS queries for `.local` candidates are allowed.
-    pub fn mdns_enabled(&self) -> bool {
-        self.mdns.unwrap_or_else(|| {
-            self.bind_addresses.is_empty()
-                || !self
-                    .bind_addresses
-                    .iter()
-                    .all(|addr| addr.ip().is_loopback())
-        })
-    }
-
-    /// The addresses handed to webrtc-rs to bind UDP sockets on.
-    pub(crate) fn udp_addrs(&self) -> Vec<SocketAddr> {
-        if self.bind_addresses.is_empty() {
-            vec![
-                SocketAddr::from(([0, 0, 0, 0], 0)),
-                SocketAddr::from(([0u16; 8], 0)),
-            ]
+    /// Where a connection binds and whether it uses mDNS, on a host whose interfaces have
+    /// `interfaces` (every address, loopback included).
+    ///
+    /// Without `bindAddresses`, ICE binds the wildcard of each address family that has a usable
+    /// address (webrtc-rs turns it into one socket per interface address), so a family with none
+    /// adds no socket and no candidate. A host with no usable address at all (a container
+    /// without a network, an offline machine) binds loopback instead, so two games on it still
+    /// connect, as with libdatachannel and the official plugin.
+    pub fn network(&self, interfaces: &[IpAddr]) -> Network {
+        let udp_addrs = if self.bind_addresses.is_empty() {
+            default_bind_addresses(interfaces)
         } else {
             self.bind_addresses.clone()
-        }
+        };
+        let mdns = self
+            .mdns
+            .unwrap_or_else(|| !udp_addrs.iter().all(|addr| addr.ip().is_loopback()));
+        Network { udp_addrs, mdns }
     }
 
     pub(crate) fn rtc_configuration(&self) -> RTCConfiguration {
@@ -131,16 +129,13 @@ impl PeerConfig {
             .build()
     }
 
-    pub(crate) fn setting_engine(&self) -> SettingEngine {
-        let mdns = if self.mdns_enabled() {
+    pub(crate) fn setting_engine(&self, network: &Network) -> SettingEngine {
+        let mdns = if network.mdns {
             MulticastDnsMode::QueryOnly
         } else {
             MulticastDnsMode::Disabled
         };
-        let loopback = self
-            .bind_addresses
-            .iter()
-            .any(|addr| addr.ip().is_loopback());
+        let loopback = network.udp_addrs.iter().any(|addr| addr.ip().is_loopback());
         SettingEngineBuilder::new()
             // A peer-reflexive pair is found when the remote's checks arrive before its trickled
             // candidates, which is the normal order with trickle ICE. webrtc-rs then waits a full
@@ -163,6 +158,71 @@ impl PeerConfig {
             .with_sctp_max_message_size(SctpMaxMessageSize::Bounded(self.max_message_size as u32))
             .build()
     }
+}
+
+/// Where a connection binds and whether it resolves `.local` candidates: the configuration
+/// applied to the host's interfaces when the connection is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    /// The addresses handed to webrtc-rs to bind UDP sockets on.
+    pub udp_addrs: Vec<SocketAddr>,
+    /// Whether browsers' `<uuid>.local` candidates are resolved over multicast DNS.
+    pub mdns: bool,
+}
+
+/// Every address of every local interface, loopback included; empty when they cannot be listed.
+pub(crate) fn local_addresses() -> Vec<IpAddr> {
+    match rtc::shared::ifaces::ifaces() {
+        Ok(interfaces) => interfaces
+            .into_iter()
+            .filter_map(|interface| interface.addr.map(|addr| addr.ip()))
+            .collect(),
+        Err(err) => {
+            log::warn!("cannot list the network interfaces ({err}); ICE binds every interface");
+            Vec::new()
+        }
+    }
+}
+
+/// An address a peer on another machine could reach: not loopback, unspecified or link-local
+/// (webrtc-rs skips the same ones when it expands a wildcard).
+fn is_usable(ip: &IpAddr) -> bool {
+    let link_local = match ip {
+        IpAddr::V4(ip) => ip.is_link_local(),
+        IpAddr::V6(ip) => (ip.segments()[0] & 0xffc0) == 0xfe80,
+    };
+    !ip.is_loopback() && !ip.is_unspecified() && !link_local
+}
+
+/// See [`PeerConfig::network`]. With no interface list at all (listing failed), both
+/// wildcards, and webrtc-rs decides.
+fn default_bind_addresses(interfaces: &[IpAddr]) -> Vec<SocketAddr> {
+    let v4_wildcard = SocketAddr::from(([0, 0, 0, 0], 0));
+    let v6_wildcard = SocketAddr::from(([0u16; 8], 0));
+    if interfaces.is_empty() {
+        return vec![v4_wildcard, v6_wildcard];
+    }
+    let usable = |v4: bool| {
+        interfaces
+            .iter()
+            .any(|ip| ip.is_ipv4() == v4 && is_usable(ip))
+    };
+    let wildcards: Vec<SocketAddr> = [(true, v4_wildcard), (false, v6_wildcard)]
+        .into_iter()
+        .filter(|(v4, _)| usable(*v4))
+        .map(|(_, wildcard)| wildcard)
+        .collect();
+    if !wildcards.is_empty() {
+        return wildcards;
+    }
+    // Offline: IPv4 loopback where there is one, as every stack's candidates can name it.
+    let loopback = interfaces
+        .iter()
+        .find(|ip| ip.is_loopback() && ip.is_ipv4())
+        .or_else(|| interfaces.iter().find(|ip| ip.is_loopback()))
+        .copied()
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    vec![SocketAddr::new(loopback, 0)]
 }
 
 fn wrong_type(key: &str, expected: &str, got: &Value) -> Error {
@@ -343,4 +403,70 @@ fn parse_bind_address(text: &str) -> Result<SocketAddr> {
     Err(Error::invalid(format!(
         "config key 'bindAddresses': '{text}' is not an IP address or IP:port"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ips(list: &[&str]) -> Vec<IpAddr> {
+        list.iter().map(|ip| ip.parse().expect("ip")).collect()
+    }
+
+    fn addrs(list: &[&str]) -> Vec<SocketAddr> {
+        list.iter()
+            .map(|addr| addr.parse().expect("addr"))
+            .collect()
+    }
+
+    #[test]
+    fn a_host_with_a_lan_address_binds_the_wildcard_of_its_family_only() {
+        let lan = ips(&["127.0.0.1", "::1", "192.168.1.20", "fe80::1"]);
+        assert_eq!(default_bind_addresses(&lan), addrs(&["0.0.0.0:0"]));
+        let dual = ips(&["127.0.0.1", "10.0.0.2", "2001:db8::2"]);
+        assert_eq!(
+            default_bind_addresses(&dual),
+            addrs(&["0.0.0.0:0", "[::]:0"])
+        );
+        let v6_only = ips(&["::1", "2001:db8::2", "169.254.3.4"]);
+        assert_eq!(default_bind_addresses(&v6_only), addrs(&["[::]:0"]));
+    }
+
+    #[test]
+    fn an_offline_host_binds_loopback() {
+        let offline = ips(&["127.0.0.1", "::1", "fe80::1"]);
+        assert_eq!(default_bind_addresses(&offline), addrs(&["127.0.0.1:0"]));
+        assert_eq!(default_bind_addresses(&ips(&["::1"])), addrs(&["[::1]:0"]));
+        let network = PeerConfig::default().network(&offline);
+        assert!(!network.mdns, "nothing to resolve .local names on");
+    }
+
+    #[test]
+    fn unknown_interfaces_leave_the_choice_to_webrtc_rs() {
+        assert_eq!(default_bind_addresses(&[]), addrs(&["0.0.0.0:0", "[::]:0"]));
+    }
+
+    #[test]
+    fn mdns_follows_the_addresses_bound_unless_set() {
+        let lan = ips(&["127.0.0.1", "192.168.1.20"]);
+        assert!(PeerConfig::default().network(&lan).mdns);
+        let loopback = PeerConfig {
+            bind_addresses: addrs(&["127.0.0.1:0", "[::1]:0"]),
+            ..PeerConfig::default()
+        };
+        assert!(!loopback.network(&lan).mdns);
+        let forced = PeerConfig {
+            mdns: Some(true),
+            ..loopback
+        };
+        assert!(forced.network(&lan).mdns);
+        let configured = PeerConfig {
+            bind_addresses: addrs(&["10.1.2.3:5000"]),
+            ..PeerConfig::default()
+        };
+        assert_eq!(
+            configured.network(&lan).udp_addrs,
+            addrs(&["10.1.2.3:5000"])
+        );
+    }
 }

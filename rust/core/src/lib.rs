@@ -22,6 +22,7 @@ mod last_flight;
 pub mod logging;
 pub mod options;
 pub mod peer;
+mod resolver;
 pub mod runtime;
 mod sockets;
 pub mod state;

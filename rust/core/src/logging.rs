@@ -25,11 +25,21 @@ const ROUTINE_WARNINGS: &[&str] = &[
     "Unsupported Extension Type",
     // An SCTP INIT that overtook our own DTLS completion; the peer retransmits it.
     "refusing first packet due to empty server_config",
+    // A late connectivity-check answer from a candidate pair ICE has already dropped.
+    "no such remote",
+    // A check that reached a socket before its candidate was registered, or after it was gone.
+    "not a valid local candidate",
+    // Either of the two above, repeated by the connection's packet handler.
+    "handle_read got error: unhandled STUN packet",
 ];
 
-/// webrtc-rs errors that are a normal end of a connection: aiortc and others close with an
-/// SCTP ABORT, which webrtc-rs reports as an inbound error.
-const ROUTINE_ERRORS: &[&str] = &["abort chunk"];
+/// webrtc-rs errors that are routine: aiortc and others close with an SCTP ABORT, which
+/// webrtc-rs reports as an inbound error, and a stray STUN packet is reported twice.
+const ROUTINE_ERRORS: &[&str] = &[
+    "abort chunk",
+    // webrtc-rs repeats each stray STUN packet above as a failed read.
+    "handle_read error: unhandled STUN packet",
+];
 
 /// The level a record is shown at.
 fn shown_level(level: Level, message: &str) -> Level {

@@ -19,7 +19,7 @@ use webrtc::peer_connection::{
 
 use crate::candidate::{self, Incoming};
 use crate::channel::{Channel, ChannelShared};
-use crate::config::PeerConfig;
+use crate::config::{self, PeerConfig};
 use crate::error::{Error, Result};
 use crate::options::ChannelOptions;
 use crate::runtime;
@@ -160,6 +160,14 @@ impl PeerShared {
             .set_unless(ConnectionState::Failed, ConnectionState::Closed);
     }
 
+    /// Whether a channel of this connection that is not closed holds SCTP stream `id`.
+    fn stream_id_taken(&self, id: u16) -> bool {
+        lock(&self.channels)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .any(|channel| channel.stream_id() == Some(id) && !channel.is_closed())
+    }
+
     fn track(&self, channel: &Channel) {
         let mut channels = lock(&self.channels);
         channels.retain(|weak| weak.strong_count() > 0);
@@ -183,6 +191,10 @@ impl PeerConnectionEventHandler for Handler {
             return;
         };
         if let Incoming::Candidate(name) = candidate::normalize(&init.candidate) {
+            // A candidate means gathering has begun, even if webrtc-rs reports it after this.
+            self.shared
+                .gathering
+                .replace(GatheringState::New, GatheringState::Gathering);
             self.shared.candidates.fetch_add(1, Ordering::AcqRel);
             let media = lock(&self.shared.local_mid).clone();
             self.shared.push(PeerEvent::IceCandidate {
@@ -256,6 +268,8 @@ struct Live {
     /// Remote candidates that arrived before the remote description.
     pending: Vec<RTCIceCandidateInit>,
     has_remote: bool,
+    /// Whether `.local` candidates can be resolved (mDNS is on for this connection).
+    mdns: bool,
 }
 
 /// A WebRTC peer connection with Godot's synchronous API.
@@ -284,10 +298,13 @@ impl Peer {
         }
     }
 
-    /// Closes any current connection and starts over with `config`, in STATE_NEW.
-    pub fn initialize(&mut self, config: PeerConfig) {
+    /// Closes any current connection and starts over with `config`, in STATE_NEW. The new
+    /// connection is built here, so a configuration it cannot work with (an address that cannot
+    /// be bound, say) fails this call rather than every later one.
+    pub fn initialize(&mut self, config: PeerConfig) -> Result<()> {
         self.close();
         *self = Self::new(config);
+        self.live().map(|_| ())
     }
 
     pub fn config(&self) -> &PeerConfig {
@@ -339,6 +356,7 @@ impl Peer {
     /// The live connection, building it on first use.
     fn live(&mut self) -> Result<&mut Live> {
         if self.live.is_none() {
+            let network = self.config.network(&config::local_addresses());
             let setup = Arc::new(SetupWindow::default());
             let handler = Arc::new(Handler {
                 shared: self.shared.clone(),
@@ -348,11 +366,11 @@ impl Peer {
             });
             let builder = PeerConnectionBuilder::new()
                 .with_configuration(self.config.rtc_configuration())
-                .with_setting_engine(self.config.setting_engine())
+                .with_setting_engine(self.config.setting_engine(&network))
                 .with_data_channel_send_buffer_limit(SEND_BUFFER_LIMIT)
                 .with_handler(handler.clone())
                 .with_runtime(webrtc_runtime(setup.clone()))
-                .with_udp_addrs(self.config.udp_addrs());
+                .with_udp_addrs(network.udp_addrs);
             let pc = runtime::block_on(builder.build())?
                 .map_err(|err| Error::failed("cannot create the peer connection", err))?;
             let pc: Arc<dyn PeerConnection> = Arc::new(pc);
@@ -363,6 +381,7 @@ impl Peer {
                 setup,
                 pending: Vec::new(),
                 has_remote: false,
+                mdns: network.mdns,
             });
         }
         self.live
@@ -455,14 +474,15 @@ impl Peer {
             Incoming::EndOfCandidates => return Ok(()),
             Incoming::Candidate(candidate) => candidate,
         };
-        if candidate::is_mdns(&candidate) && !self.config.mdns_enabled() {
-            log::debug!("mDNS is off: skipping '.local' candidate '{candidate}'");
-            return Ok(());
-        }
         let body = candidate.trim_start_matches("candidate:");
         if !candidate::is_mdns(&candidate) {
             rtc::ice::candidate::unmarshal_candidate(body)
                 .map_err(|err| Error::invalid(format!("invalid ICE candidate '{name}': {err}")))?;
+        }
+        let live = self.live()?;
+        if candidate::is_mdns(&candidate) && !live.mdns {
+            log::debug!("mDNS is off: skipping '.local' candidate '{candidate}'");
+            return Ok(());
         }
         let init = RTCIceCandidateInit {
             candidate,
@@ -470,7 +490,6 @@ impl Peer {
             sdp_mline_index: u16::try_from(index).ok(),
             ..Default::default()
         };
-        let live = self.live()?;
         if !live.has_remote {
             if live.pending.len() >= MAX_PENDING_CANDIDATES {
                 return Err(Error::unavailable(format!(
@@ -492,6 +511,16 @@ impl Peer {
         options: &ChannelOptions,
     ) -> Result<Channel> {
         self.require_new("create_data_channel()")?;
+        if let Some(id) = options.negotiated_id {
+            // W3C: OperationError. webrtc-rs would accept it, and the second channel would
+            // take the first one's messages.
+            if self.shared.stream_id_taken(id) {
+                return Err(Error::invalid(format!(
+                    "cannot create channel '{label}': id {id} is already used by another channel \
+                     of this connection; each negotiated channel needs its own id"
+                )));
+            }
+        }
         let max_message_size = self.config.max_message_size;
         let live = self.live()?;
         let pc = live.pc.clone();

@@ -123,6 +123,13 @@ impl<S: StateCode> StateCell<S> {
         self.code.store(state.code(), Ordering::Release);
     }
 
+    /// Stores `to` only if the cell holds `from`.
+    pub fn replace(&self, from: S, to: S) {
+        let _ =
+            self.code
+                .compare_exchange(from.code(), to.code(), Ordering::AcqRel, Ordering::Acquire);
+    }
+
     /// Stores `state` unless the cell already holds `terminal`; a closed object stays closed.
     pub fn set_unless(&self, state: S, terminal: S) {
         let _ = self
@@ -164,5 +171,15 @@ mod tests {
         let cell = StateCell::new(ChannelState::Connecting);
         cell.set_unless(ChannelState::Open, ChannelState::Closed);
         assert_eq!(cell.get(), ChannelState::Open);
+    }
+
+    #[test]
+    fn replace_only_moves_from_the_given_state() {
+        let cell = StateCell::new(GatheringState::New);
+        cell.replace(GatheringState::New, GatheringState::Gathering);
+        assert_eq!(cell.get(), GatheringState::Gathering);
+        cell.set(GatheringState::Complete);
+        cell.replace(GatheringState::New, GatheringState::Gathering);
+        assert_eq!(cell.get(), GatheringState::Complete);
     }
 }

@@ -334,7 +334,7 @@ proptest! {
                 Call::CloseChannels => channels.iter_mut().for_each(|channel| channel.close()),
                 Call::Poll => while peer.next_event().is_some() {},
                 Call::Close => peer.close(),
-                Call::Initialize => peer.initialize(loopback_config()),
+                Call::Initialize => explained(peer.initialize(loopback_config()))?,
             }
         }
     }

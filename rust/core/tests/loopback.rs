@@ -94,8 +94,12 @@ fn in_band_channel_reaches_the_other_side_with_its_options() {
     assert_eq!(remote.info().label, "chat");
     assert_eq!(remote.info().protocol, "game-v1");
     assert!(!remote.info().ordered);
-    // webrtc-rs does not surface a remote channel's reliability settings (they still apply).
-    assert_eq!(remote.info().max_retransmits, None);
+    assert_eq!(
+        remote.info().max_retransmits,
+        Some(0),
+        "what the remote asked for"
+    );
+    assert_eq!(remote.info().max_packet_life_time, None);
     assert!(!remote.info().negotiated);
     assert_ne!(remote.get_id(), 65535, "in-band id learned on open");
     assert_eq!(
@@ -191,4 +195,44 @@ fn close_is_seen_by_the_other_side() {
             ConnectionState::Closed | ConnectionState::Disconnected | ConnectionState::Failed
         )
     });
+}
+
+/// The engine's `webrtc_minimal` demo creates a second negotiated channel with id 1 on one
+/// side. It must be refused, and the first channel must keep its messages.
+#[test]
+fn a_second_negotiated_channel_with_a_taken_id_is_refused() {
+    let mut a = Side::default();
+    let mut b = Side::default();
+    let mut ca = a
+        .peer
+        .create_data_channel("chat", &negotiated(1))
+        .expect("channel a");
+    let mut cb = b
+        .peer
+        .create_data_channel("chat", &negotiated(1))
+        .expect("channel b");
+    let refused = a.peer.create_data_channel("chat", &negotiated(1));
+    assert!(
+        matches!(&refused, Err(Error::InvalidParameter(why)) if why.contains("id 1 is already used")),
+        "{:?}",
+        refused.err()
+    );
+    a.peer.create_offer().expect("offer");
+    run_until(&mut a, &mut b, "both channels open", |_, _| {
+        open(&ca) && open(&cb)
+    });
+    ca.put_packet(b"Hi from P1").expect("send a");
+    cb.put_packet(b"Hi from P2").expect("send b");
+    let mut got = (None, None);
+    run_until(&mut a, &mut b, "a message each way", |_, _| {
+        if cb.get_available_packet_count() > 0 {
+            got.0 = cb.get_packet().ok().map(<[u8]>::to_vec);
+        }
+        if ca.get_available_packet_count() > 0 {
+            got.1 = ca.get_packet().ok().map(<[u8]>::to_vec);
+        }
+        got.0.is_some() && got.1.is_some()
+    });
+    assert_eq!(got.0.as_deref(), Some(&b"Hi from P1"[..]));
+    assert_eq!(got.1.as_deref(), Some(&b"Hi from P2"[..]));
 }

@@ -138,23 +138,15 @@ fn unknown_keys_are_kept_for_a_verbose_note() {
 }
 
 #[test]
-fn loopback_binding_turns_mdns_off_unless_asked() {
-    let loopback = config(&[(
+fn bind_addresses_keep_their_ports() {
+    let lan = config(&[("bindAddresses", s("10.1.2.3:5000"))]).expect("valid");
+    assert_eq!(lan.bind_addresses[0].port(), 5000);
+    let both = config(&[(
         "bindAddresses",
         Value::Array(vec![s("127.0.0.1"), s("[::1]:0")]),
     )])
     .expect("valid");
-    assert!(!loopback.mdns_enabled());
-    let lan = config(&[("bindAddresses", s("10.1.2.3:5000"))]).expect("valid");
-    assert!(lan.mdns_enabled());
-    assert_eq!(lan.bind_addresses[0].port(), 5000);
-    let forced = config(&[
-        ("bindAddresses", s("127.0.0.1")),
-        ("mdns", Value::Bool(true)),
-    ])
-    .expect("valid");
-    assert!(forced.mdns_enabled());
-    assert!(PeerConfig::default().mdns_enabled());
+    assert_eq!(both.bind_addresses.len(), 2);
 }
 
 #[test]

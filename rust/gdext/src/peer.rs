@@ -44,14 +44,11 @@ impl IWebRtcPeerConnectionExtension for RustPeerConnection {
     }
 
     fn initialize(&mut self, config: VarDictionary) -> GodotError {
-        match PeerConfig::parse(&dict_entries(&config)) {
-            Ok(config) => {
-                note_ignored("config", &config.ignored_keys);
-                self.peer.initialize(config);
-                GodotError::OK
-            }
-            Err(err) => report(&err),
-        }
+        let result = PeerConfig::parse(&dict_entries(&config)).and_then(|config| {
+            note_ignored("config", &config.ignored_keys);
+            self.peer.initialize(config)
+        });
+        to_godot(result)
     }
 
     fn create_data_channel(
