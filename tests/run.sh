@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: lint, Rust tests (property tests and impaired-network tests included),
 # signaling load test, release builds, Godot provisioning, the headless Godot suite, demo
-# lobbies through the signaling server, TURN through coturn, and the interop suite against
-# Chromium, libdatachannel and aiortc.
+# lobbies through the signaling server, default settings on ordinary hosts (network namespaces),
+# TURN through coturn, and the interop suite against Chromium, libdatachannel, aiortc and werift.
 # Works on a fresh Debian machine as root with no standard input; downloads are cached outside
 # the repository (~/.cache/godot-webrtc-rs, cargo's own cache). Ends with "N passed, N failed".
 set -uo pipefail
@@ -71,6 +71,13 @@ cargo test -p webrtc-signaling --test server -- --ignored --nocapture 2>&1 | tee
 [[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("signaling load")
 count_cargo "$results/signaling-load.log"
 
+section "patched webrtc-rs crates (third_party/webrtc-rs): marked changes, their own test suites"
+tests/tools/test-patched-crates.sh 2>&1 | tee "$results/patched-crates.log" | grep -E "^(ok|FAIL|==) |^test result:"
+[[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("patched crates")
+count_cargo "$results/patched-crates.log"
+total_passed=$((total_passed + $(grep -c "^ok " "$results/patched-crates.log")))
+total_failed=$((total_failed + $(grep -c "^FAIL " "$results/patched-crates.log")))
+
 section "build the addon, the signaling server and the impairment relay"
 if ! tests/tools/build-addon.sh tests/godot demo_project || ! cargo build --release -p webrtc-signaling -p udp-impair; then
     failures+=("release build")
@@ -82,8 +89,10 @@ if GODOT_BIN=$(tests/tools/provision-godot.sh); then
     echo "using $GODOT_BIN ($("$GODOT_BIN" --headless --version 2>/dev/null | tail -n1))"
     run_suite "headless Godot suite" godot tests/run-godot-tests.sh
     run_suite "demo lobbies through the signaling server" demo tests/run-demo-tests.sh
+    run_suite "default settings on ordinary hosts: offline, LAN card, dead or slow resolver" \
+        hosts tests/hosts/run.sh
     run_suite "TURN relay through coturn between network namespaces" turn tests/turn/run.sh
-    run_suite "interop: Chromium, libdatachannel, aiortc (matrix: tests/interop/MATRIX.md)" \
+    run_suite "interop: Chromium, libdatachannel, aiortc, werift (matrix: tests/interop/MATRIX.md)" \
         interop tests/interop/run.sh
 else
     failures+=("godot provisioning")
@@ -100,9 +109,12 @@ grep -E "^test |FIGURE|panicked|timed out" "$results/lossy-transfer.log"
 count_cargo "$results/lossy-transfer.log"
 grep -q "^test result:" "$results/lossy-transfer.log" || total_failed=$((total_failed + 1))
 
-section "figures measured by the fault, security and bad-input tests"
+section "figures measured by the fault, security, bad-input and ordinary-host tests"
 grep -h "^FIGURE" "$results/cargo-test.log" "$results/lossy-transfer.log" 2>/dev/null | sed 's/^FIGURE /- /'
 grep -hE "^(silent path|[0-9]+ cycles in)" "$results"/godot/test_impaired_path.log "$results"/godot/test_lifecycle_stress.log 2>/dev/null | sed 's/^/- /'
+for log in "$results"/hosts/*.log; do
+    [[ -f $log ]] && grep -h "^FIGURE" "$log" | sed "s/^FIGURE /- $(basename "$log" .log): /"
+done
 
 section "summary"
 [[ ${#failures[@]} -eq 0 ]] || echo "failed stages: ${failures[*]}"

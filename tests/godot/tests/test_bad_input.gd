@@ -33,7 +33,9 @@ func _initialize() -> void:
 	var nested := []
 	nested.append(nested)
 	h.eq(pc.initialize({"iceServers": nested}), ERR_INVALID_PARAMETER, "self-containing array")
-	h.eq(pc.initialize({"iceServers": [{"urls": ["stun:stun.example.org:3478", "turns:[::1]:5349?transport=tcp"], "username": "u", "credential": "c"}], "somethingElse": 1}), OK, "valid config with an unknown key")
+	h.eq(pc.initialize({"iceServers": [{"urls": ["stun:stun.example.org:3478", "turns:[::1]:5349?transport=tcp"], "username": "u", "credential": "c"}], "somethingElse": 1, "bindAddresses": ["127.0.0.1"]}), OK, "valid config with an unknown key")
+	# A connection that cannot work fails the call that set it up, not every later one.
+	h.eq(pc.initialize({"bindAddresses": ["192.0.2.1"]}), FAILED, "an address this host does not have")
 	h.eq(pc.initialize(Harness.LOOPBACK), OK, "loopback config")
 
 	# Channel options.
@@ -54,6 +56,9 @@ func _initialize() -> void:
 	for options in bad_options:
 		h.check(pc.create_data_channel("x", options) == null, "create_data_channel(%s) refused" % var_to_str(options))
 	h.check(pc.create_data_channel("x", {"maxPacketLifeTime": 100.0}) != null, "whole float accepted (JSON)")
+	var first := pc.create_data_channel("first", {"negotiated": true, "id": 9})
+	h.check(first != null, "negotiated id 9")
+	h.check(pc.create_data_channel("second", {"negotiated": true, "id": 9}) == null, "a second channel with id 9 refused while the first exists")
 
 	# Descriptions and candidates.
 	h.eq(pc.set_remote_description("offer", "garbage"), ERR_INVALID_PARAMETER, "garbage remote SDP")

@@ -57,6 +57,8 @@ func _initialize() -> void:
 	h.eq(remote.get_protocol(), "chat-v1", "remote protocol")
 	h.eq(remote.is_ordered(), true, "remote ordered flag")
 	h.eq(remote.is_negotiated(), false, "remote negotiated flag")
+	h.eq(remote.get_max_retransmits(), 3, "remote maxRetransmits: what the offerer asked for")
+	h.eq(remote.get_max_packet_life_time(), 65535, "remote maxPacketLifeTime unset")
 	h.check(remote.get_id() != 65535 and remote.get_id() == inband.get_id(), "both sides agree on the in-band id (%d, %d)" % [remote.get_id(), inband.get_id()])
 
 	# 1,000 text and 1,000 binary messages, interleaved, in order.
