@@ -14,25 +14,44 @@ import subprocess
 import sys
 from pathlib import Path
 
-PEERS = ["libdatachannel", "aiortc", "chromium"]
+PEERS = ["libdatachannel", "aiortc", "werift", "chromium"]
 DIRECTIONS = ["godot-offers", "peer-offers"]
 DATA = ["connect", "text", "binary", "bulk_1mib", "unordered_lossy"]
 # What the answering side sees of the offerer's in-band channels, and what the side that did
 # not close sees of the close.
 ANSWERER = ["inband_seen", "lossy_seen"]
+# What Godot, answering, reads of the reliability the offerer asked for; not every peer's API
+# exposes it, so only Godot reports it.
+GODOT_ANSWERER = ["remote_reliability"]
 CLOSE_SEEN = ["channel_close_seen", "connection_close_seen"]
 CLOSER = ["remote_saw_channel_close"]
-ORDER = ["mdns_candidate_accepted", "connect", "inband_seen", "lossy_seen", "text", "binary",
+ORDER = ["mdns_candidate_accepted", "connect", "inband_seen", "lossy_seen", "remote_reliability",
+         "text", "binary",
          "bulk_1mib", "unordered_lossy", "channel_close_seen", "remote_saw_channel_close",
          "connection_close_seen"]
 LINE = re.compile(r"^CHECK (\S+) (PASS|FAIL) ?(.*)$")
+
+# Bugs of the other stack that a check runs into: (peer, direction, check, side) -> (the detail
+# the failure must show, so anything else still fails, and the explanation). Such a failure is
+# counted as a known bug, not as a pass; once the other stack is fixed the check passes again.
+WERIFT_DCEP = ("werift 0.25.2 announces an unordered channel with maxRetransmits or "
+               "maxPacketLifeTime as ordered: its DATA_CHANNEL_OPEN overwrites the 0x80 "
+               "(unordered) bit of the channel type, while its DATA chunks are sent unordered")
+KNOWN_BUGS = {
+    ("werift", "peer-offers", "lossy_seen", "godot"): (r"^ordered=true id=\d+$", WERIFT_DCEP),
+    ("werift", "peer-offers", "remote_reliability", "godot"): (
+        r"^inband ordered=true maxRetransmits=65535 maxPacketLifeTime=65535, "
+        r"lossy ordered=true maxRetransmits=0 maxPacketLifeTime=65535$", WERIFT_DCEP),
+    ("werift", "peer-offers", "unordered_lossy", "godot"): (r"^[1-9]\d* of \d+ datagrams$",
+                                                           WERIFT_DCEP),
+}
 
 
 def expected(side: str, direction: str) -> list[str]:
     offers = (side == "godot") == (direction == "godot-offers")
     checks = DATA + (CLOSER if offers else ANSWERER + CLOSE_SEEN)
     if side == "godot":
-        checks = ["mdns_candidate_accepted"] + checks
+        checks = ["mdns_candidate_accepted"] + checks + ([] if offers else GODOT_ANSWERER)
     return checks
 
 
@@ -58,7 +77,7 @@ def main() -> int:
     logs, output = Path(sys.argv[1]), Path(sys.argv[2])
     here = Path(__file__).parent
     lock = json.loads((here / "package-lock.json").read_text())["packages"]
-    rows, passed, failed = [], 0, 0
+    rows, passed, failed, known = [], 0, 0, 0
     for peer in PEERS:
         for direction in DIRECTIONS:
             sides = {side: read_checks(logs / f"{peer}-{direction}.{side}.log")
@@ -76,10 +95,15 @@ def main() -> int:
                         cells.append("—")
                         continue
                     ok = seen is not None and seen[0]
+                    detail = seen[1] if seen else "not reported"
+                    bug = KNOWN_BUGS.get((peer, direction, name, side))
+                    if not ok and bug and re.match(bug[0], detail):
+                        known += 1
+                        cells.append(f"known bug of {peer} ({detail}): {bug[1]}")
+                        continue
                     passed += ok
                     failed += not ok
                     run_failed += not ok
-                    detail = seen[1] if seen else "not reported"
                     cells.append(f"{'pass' if ok else '**FAIL**'} ({detail})")
                 rows.append(f"| {peer} | {direction} | {name} | {cells[0]} | {cells[1]} |")
             print(f"{'ok  ' if run_failed == 0 else 'FAIL'} {peer} {direction}"
@@ -96,18 +120,20 @@ def main() -> int:
         f"Last run: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on "
         f"{platform.system()} {platform.machine()}, loopback inside a private network namespace.",
         "",
-        f"- Godot: {godot} with the webrtc_rs addon (webrtc-rs 0.21.1)",
+        f"- Godot: {godot} with the webrtc_rs addon (webrtc-rs 0.21.1, patched: third_party/webrtc-rs)",
         f"- libdatachannel: node-datachannel "
         f"{lock['node_modules/node-datachannel']['version']} on Node {version(['node', '--version'])}",
         f"- Chromium: {chromium}, driven by playwright-core "
         f"{lock['node_modules/playwright-core']['version']}",
         f"- aiortc: {aiortc}",
+        f"- werift: {lock['node_modules/werift']['version']} on Node {version(['node', '--version'])}",
         "",
         "Direction `godot-offers`: Godot creates the offer, the in-band channels, and closes first.",
         "`peer-offers`: the other peer does. Each side reports what it observed; `—` means that",
         "side has nothing to observe for the check. See `tests/interop/SCENARIO.md`.",
         "",
-        f"**{passed} passed, {failed} failed.**",
+        f"**{passed} passed, {failed} failed**, and {known} checks ran into a known bug of the "
+        "other stack (explained in the row).",
         "",
         "| peer | direction | check | seen by Godot | seen by the peer |",
         "| --- | --- | --- | --- | --- |",
@@ -115,7 +141,7 @@ def main() -> int:
         "",
     ]
     output.write_text("\n".join(text))
-    print(f"interop: {passed} passed, {failed} failed")
+    print(f"interop: {passed} passed, {failed} failed ({known} known bugs of other stacks)")
     return 0 if failed == 0 else 1
 
 

@@ -212,7 +212,8 @@ export async function runPeer(env) {
     const closed = await until(() => inband.readyState === 'closed', 10000);
     check('channel_close_seen', closed, `readyState=${inband.readyState}`);
     sendCtl({ op: 'saw_close' });
-    const gone = await until(() => ['closed', 'disconnected', 'failed'].includes(pc.connectionState), 20000);
+    // Some stacks (werift) notice a closed peer only when ICE consent expires: 30 s (RFC 7675).
+    const gone = await until(() => ['closed', 'disconnected', 'failed'].includes(pc.connectionState), 40000);
     check('connection_close_seen', gone, `connectionState=${pc.connectionState}`);
     pc.close();
   }

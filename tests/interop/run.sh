@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The interop suite: headless Godot with our addon against Chromium, libdatachannel
-# (node-datachannel) and aiortc, each in both directions (Godot offers and closes; the other
+# (node-datachannel), aiortc and werift, each in both directions (Godot offers and closes; the other
 # side offers and closes). Signaling goes through our own server. Everything runs in a fresh
 # network namespace holding only a loopback interface, so no packet can leave it.
 # Needs GODOT_BIN, the addon built into tests/godot and a release build of webrtc-signaling.
@@ -30,6 +30,7 @@ trap stop_signaling EXIT
 remote_command() {
     case $1 in
         libdatachannel) echo node "$here/node.mjs" ;;
+        werift) echo node "$here/werift.mjs" ;;
         chromium) echo node "$here/chromium.mjs" ;;
         aiortc) echo "$INTEROP_PYTHON" "$here/aiortc_peer.py" ;;
     esac
@@ -40,7 +41,7 @@ run_pair() {
     local peer=$1 direction=$2 godot_offers=no remote_offers=yes
     [[ $direction == godot-offers ]] && godot_offers=yes remote_offers=no
     local glog="$logs/$peer-$direction.godot.log" rlog="$logs/$peer-$direction.peer.log"
-    timeout -k 5 90 "$GODOT_BIN" --headless --path "$repo/tests/godot" \
+    timeout -k 5 120 "$GODOT_BIN" --headless ${INTEROP_GODOT_FLAGS:-} --path "$repo/tests/godot" \
         --script res://interop/interop_peer.gd -- --server="$SIGNALING_URL" \
         --offer=$godot_offers --closer=$godot_offers >"$glog" 2>&1 &
     local godot=$!
@@ -48,7 +49,7 @@ run_pair() {
         local lobby
         lobby=$(sed -n 's/^LOBBY //p' "$glog" | head -n1)
         # shellcheck disable=SC2046
-        timeout -k 5 90 $(remote_command "$peer") --server="$SIGNALING_URL" --lobby="$lobby" \
+        timeout -k 5 120 $(remote_command "$peer") --server="$SIGNALING_URL" --lobby="$lobby" \
             --offer=$remote_offers --closer=$remote_offers >"$rlog" 2>&1
     else
         echo "CHECK run FAIL Godot did not create a lobby" >"$rlog"
@@ -56,7 +57,7 @@ run_pair() {
     wait "$godot"
 }
 
-for peer in libdatachannel aiortc chromium; do
+for peer in ${INTEROP_PEERS:-libdatachannel aiortc werift chromium}; do
     for direction in godot-offers peer-offers; do
         run_pair "$peer" "$direction"
     done

@@ -105,6 +105,14 @@ func _run() -> void:
 		check("lossy_seen", lossy.get_label() == "interop-lossy" and not lossy.is_ordered()
 			and lossy.get_id() == _remote_ids.get("lossy", -1),
 			"ordered=%s id=%d" % [lossy.is_ordered(), lossy.get_id()])
+		# What the remote's DATA_CHANNEL_OPEN asked for: reliable and ordered, and unordered
+		# with no retransmissions (65535 is Godot's "not set").
+		check("remote_reliability", inband.is_ordered() and inband.get_max_retransmits() == 65535
+			and inband.get_max_packet_life_time() == 65535 and not lossy.is_ordered()
+			and lossy.get_max_retransmits() == 0 and lossy.get_max_packet_life_time() == 65535,
+			"inband ordered=%s maxRetransmits=%d maxPacketLifeTime=%d, lossy ordered=%s maxRetransmits=%d maxPacketLifeTime=%d"
+			% [inband.is_ordered(), inband.get_max_retransmits(), inband.get_max_packet_life_time(),
+				lossy.is_ordered(), lossy.get_max_retransmits(), lossy.get_max_packet_life_time()])
 
 	# Text and binary on the negotiated channel, 1 MiB on the in-band one, lossy datagrams.
 	neg.write_mode = WebRTCDataChannel.WRITE_MODE_TEXT
