@@ -5,6 +5,7 @@
 # KIND is one of
 #   offline      loopback only (a container without a network, an offline laptop)
 #   lan          plus a LAN card (a veth) with 10.99.0.1/24 and no default route
+#   lan-mcast    lan, with a route for multicast (mDNS) but still none to the internet
 #   uplink       plus a default route through a router (10.99.0.2) that forwards nothing
 #   dead-dns     uplink, and a resolver that never answers
 #   slow-dns     uplink, and a resolver that answers every query with NXDOMAIN after 2 s
@@ -21,6 +22,9 @@ if [[ $kind != offline ]]; then
     ip addr add 10.99.0.1/24 dev hv0
     ip link set hv0 up
     ip link set hv1 up
+fi
+if [[ $kind == lan-mcast ]]; then
+    ip route add 224.0.0.0/4 dev hv0
 fi
 if [[ $kind =~ ^(uplink|dead-dns|slow-dns)$ ]]; then
     ip route add default via 10.99.0.2 dev hv0
