@@ -21,9 +21,10 @@
 //!   timers of 20 ms or more end on a shared 200 ms grid instead, so idle connections wake
 //!   together, the worker threads park once for all of them, and the ICE tick runs every 400 ms:
 //!   64 idle peers went from ~3.0 % to ~0.8 % of a core. Nothing fires early and nothing more
-//!   than 200 ms late; the timers this delays (ICE keep-alives, SCTP's delayed acknowledgement
-//!   and its retransmission timer of at least 1 s) tolerate that. Before the connection is up
-//!   timers stay exact, so no handshake retransmission waits for the grid.
+//!   than 200 ms late. Only idle connections are coalesced: for a second after a datagram was
+//!   sent or received timers stay exact, so SCTP's 20 ms delayed acknowledgement and its
+//!   retransmission timer (200 ms minimum, [`crate::config`]) repair losses on time. Before the
+//!   connection is up timers stay exact too, so no handshake retransmission waits for the grid.
 //! - **Set-up steps waiting for a timer.** webrtc-rs leaves some set-up work queued until its
 //!   driver next handles a timeout: the first connectivity check after a remote candidate
 //!   arrives, the DTLS ClientHello once ICE connects, the SCTP INIT once DTLS is done. Each
@@ -71,6 +72,9 @@ static GRID_EPOCH: Lazy<Instant> = Lazy::new(Instant::now);
 /// How often a setting-up connection's driver wakes at least.
 const SETUP_TICK: Duration = Duration::from_millis(1);
 
+/// How long after its last datagram a connection still counts as busy (exact timers).
+const BUSY_FOR: Duration = Duration::from_secs(1);
+
 /// The runtime a peer connection is built with; `setup` is that connection's own window.
 pub(crate) fn webrtc_runtime(setup: Arc<SetupWindow>) -> Arc<dyn Runtime> {
     Arc::new(TunedRuntime {
@@ -79,14 +83,16 @@ pub(crate) fn webrtc_runtime(setup: Arc<SetupWindow>) -> Arc<dyn Runtime> {
     })
 }
 
-/// One connection's set-up, as its timers see it: a span during which they tick every
-/// [`SETUP_TICK`], opened when a set-up step starts, and whether the connection has come up
-/// (only then are its timers coalesced).
+/// One connection's set-up and traffic, as its timers see it: a span during which they tick
+/// every [`SETUP_TICK`], opened when a set-up step starts; whether the connection has come up;
+/// and until when it is busy (only an idle connection that is up has its timers coalesced).
 #[derive(Debug, Default)]
 pub(crate) struct SetupWindow {
     /// End of the window, in nanoseconds after [`GRID_EPOCH`]; 0 is closed.
     until: AtomicU64,
     connected: AtomicBool,
+    /// [`BUSY_FOR`] after the last datagram, in nanoseconds after [`GRID_EPOCH`].
+    busy_until: AtomicU64,
 }
 
 impl SetupWindow {
@@ -109,13 +115,25 @@ impl SetupWindow {
         nanos_since_epoch(Instant::now()) < self.until.load(Ordering::Acquire)
     }
 
+    /// A datagram was sent or received: timers stay exact for [`BUSY_FOR`].
+    fn mark_busy(&self) {
+        self.busy_until.store(
+            nanos_since_epoch(Instant::now() + BUSY_FOR),
+            Ordering::Relaxed,
+        );
+    }
+
+    fn is_busy(&self, now: Instant) -> bool {
+        nanos_since_epoch(now) < self.busy_until.load(Ordering::Relaxed)
+    }
+
     /// When this connection's timer of `duration`, started at `now`, fires: within
-    /// [`SETUP_TICK`] while the window is open, exactly until the connection is up, and on the
-    /// shared grid after that.
+    /// [`SETUP_TICK`] while the window is open, on the shared grid once the connection is up
+    /// and idle, exactly otherwise.
     fn deadline(&self, now: Instant, duration: Duration) -> Instant {
         if self.is_open() {
             now + duration.min(SETUP_TICK)
-        } else if self.connected.load(Ordering::Acquire) {
+        } else if self.connected.load(Ordering::Acquire) && !self.is_busy(now) {
             coalesced_deadline(now, duration)
         } else {
             now + duration
@@ -191,6 +209,7 @@ impl Runtime for TunedRuntime {
             inner,
             gro_segments,
             handshake: HandshakeWatch::new(same_socket),
+            traffic: Arc::clone(&self.setup),
         }))
     }
 
@@ -263,13 +282,14 @@ fn disable_gro(_socket: &std::net::UdpSocket) -> bool {
     false
 }
 
-/// The wrapped socket, reporting the GRO it was left with, and showing handshake datagrams to
-/// its [`HandshakeWatch`].
+/// The wrapped socket, reporting the GRO it was left with, showing handshake datagrams to
+/// its [`HandshakeWatch`] and marking its connection busy while datagrams move.
 #[derive(Debug)]
 struct TunedSocket {
     inner: Arc<dyn AsyncUdpSocket>,
     gro_segments: usize,
     handshake: HandshakeWatch,
+    traffic: Arc<SetupWindow>,
 }
 
 impl AsyncUdpSocket for TunedSocket {
@@ -280,6 +300,7 @@ impl AsyncUdpSocket for TunedSocket {
     fn poll_send(&self, cx: &mut Context<'_>, transmit: &Transmit<'_>) -> Poll<io::Result<usize>> {
         let result = self.inner.poll_send(cx, transmit);
         if matches!(result, Poll::Ready(Ok(_))) {
+            self.traffic.mark_busy();
             self.handshake.on_send(transmit);
         }
         result
@@ -296,6 +317,9 @@ impl AsyncUdpSocket for TunedSocket {
                 Poll::Ready(Ok(count)) => count,
                 other => return other,
             };
+            if count > 0 {
+                self.traffic.mark_busy();
+            }
             let kept = self.handshake.on_receive(bufs, meta, count);
             // A batch made only of held-back repeats is not an answer: receive again.
             if kept > 0 || count == 0 {
@@ -452,6 +476,26 @@ mod tests {
         assert!(!window.is_open());
         window.open_for(Duration::ZERO);
         assert!(!window.is_open(), "an elapsed span is closed");
+    }
+
+    #[test]
+    fn a_busy_connection_keeps_exact_timers_until_it_has_been_idle_for_a_while() {
+        let window = SetupWindow::default();
+        window.mark_connected();
+        let ack_delay = Duration::from_millis(20);
+        window.mark_busy();
+        let now = Instant::now();
+        assert_eq!(
+            window.deadline(now, ack_delay),
+            now + ack_delay,
+            "busy: exact"
+        );
+        let later = now + BUSY_FOR + Duration::from_millis(1);
+        assert_eq!(
+            window.deadline(later, ack_delay),
+            coalesced_deadline(later, ack_delay),
+            "idle: on the grid"
+        );
     }
 
     #[test]

@@ -44,7 +44,7 @@ use crate::{AssociationEvent, Payload, Side};
 use shared::error::{Error, Result};
 use shared::{TransportContext, TransportMessage, TransportProtocol};
 use stream::{Stream, StreamEvent, StreamId, StreamState};
-use timer::{ACK_INTERVAL, RtoManager, Timer, TimerTable};
+use timer::{RtoManager, Timer, TimerTable};
 
 use crate::association::stream::RecvSendState;
 use bytes::{Bytes, BytesMut};
@@ -398,7 +398,8 @@ impl Association {
             my_max_num_inbound_streams: config.max_num_inbound_streams(),
             max_payload_size,
 
-            rto_mgr: RtoManager::new(),
+            // godot-webrtc-rs patch S3: RTO bounds and delayed-SACK time from the config.
+            rto_mgr: RtoManager::new(&config.timer_config()),
             timers: TimerTable::new(config.timer_config()),
 
             mtu,
@@ -971,7 +972,8 @@ impl Association {
         } else if self.delayed_ack_triggered {
             // Will send delayed ack in the next ack timeout
             self.ack_state = AckState::Delay;
-            self.timers.start(Timer::Ack, now, ACK_INTERVAL);
+            let delay = self.timers.delayed_ack();
+            self.timers.start(Timer::Ack, now, delay);
         }
     }
 

@@ -1,16 +1,19 @@
 use std::time::{Duration, Instant};
 
-pub(crate) const ACK_INTERVAL: u64 = 200;
+// godot-webrtc-rs patch S3: the delayed-SACK time and the RTO bounds below are the defaults of
+// settings in `TimerConfig` instead of fixed values.
+const ACK_INTERVAL: u64 = 200;
 const MAX_INIT_RETRANS: usize = 8;
 const PATH_MAX_RETRANS: usize = 5;
 const NO_MAX_RETRANS: usize = usize::MAX;
 const TIMER_COUNT: usize = 6;
 
 #[derive(Debug, Copy, Clone)]
-/// Retransmission limits for the association's timers.
+/// Retransmission limits and durations for the association's timers.
 ///
-/// Each field caps how many times the corresponding timer may fire before the association is
-/// abandoned. `Default` follows the RFC 9260 recommendations.
+/// The `max_*_retrans` fields cap how many times the corresponding timer may fire before the
+/// association is abandoned; the `*_ms` fields bound the retransmission timeout (RTO) and the
+/// delay of a SACK. `Default` follows the RFC 9260 recommendations.
 pub struct TimerConfig {
     /// How many times INIT may be retransmitted (T1-init) before the association fails.
     pub max_t1_init_retrans: usize,
@@ -26,6 +29,15 @@ pub struct TimerConfig {
     pub max_reconfig_retrans: usize,
     /// How many times a delayed SACK may be retransmitted.
     pub max_ack_retrans: usize,
+    /// RTO before the first RTT measurement (RFC 9260 RTO.Initial), in milliseconds.
+    pub rto_initial_ms: u64,
+    /// Lower bound of the RTO (RTO.Min), in milliseconds.
+    pub rto_min_ms: u64,
+    /// Upper bound of the RTO and of its back-off (RTO.Max), in milliseconds.
+    pub rto_max_ms: u64,
+    /// How long a SACK for a single packet may be delayed (RFC 9260 §6.2 allows up to 500 ms;
+    /// a second packet or a gap is acknowledged at once), in milliseconds.
+    pub delayed_ack_ms: u64,
 }
 
 impl Default for TimerConfig {
@@ -37,6 +49,10 @@ impl Default for TimerConfig {
             max_t3_rtx_retrans: PATH_MAX_RETRANS,
             max_reconfig_retrans: PATH_MAX_RETRANS,
             max_ack_retrans: PATH_MAX_RETRANS,
+            rto_initial_ms: RTO_INITIAL,
+            rto_min_ms: RTO_MIN,
+            rto_max_ms: RTO_MAX,
+            delayed_ack_ms: ACK_INTERVAL,
         }
     }
 }
@@ -63,13 +79,21 @@ impl Timer {
 }
 
 /// A table of data associated with each distinct kind of `Timer`
-#[derive(Debug, Copy, Clone, Default)]
+#[derive(Debug, Copy, Clone)]
 pub(crate) struct TimerTable {
     data: [Option<Instant>; TIMER_COUNT],
     retrans: [usize; TIMER_COUNT],
     max_retrans: [usize; TIMER_COUNT],
     shutdown_interval: Option<u64>,
     reconfig_interval: Option<u64>,
+    rto_max: u64,
+    delayed_ack: u64,
+}
+
+impl Default for TimerTable {
+    fn default() -> Self {
+        Self::new(TimerConfig::default())
+    }
 }
 
 impl TimerTable {
@@ -83,8 +107,18 @@ impl TimerTable {
                 time_config.max_reconfig_retrans,    //Reconfig
                 time_config.max_ack_retrans,         //Ack
             ],
-            ..Default::default()
+            data: [None; TIMER_COUNT],
+            retrans: [0; TIMER_COUNT],
+            shutdown_interval: None,
+            reconfig_interval: None,
+            rto_max: time_config.rto_max_ms,
+            delayed_ack: time_config.delayed_ack_ms,
         }
+    }
+
+    /// How long a SACK may wait for a second packet to acknowledge with it.
+    pub fn delayed_ack(&self) -> u64 {
+        self.delayed_ack
     }
 
     pub fn set(&mut self, timer: Timer, time: Option<Instant>) {
@@ -110,6 +144,7 @@ impl TimerTable {
     pub fn start(&mut self, timer: Timer, now: Instant, interval: u64) {
         // T3 uses the destination's current RTO, which already includes backoff.
         // Successful DATA acknowledgments reset its error counter independently.
+        let rto_max = self.rto_max;
         let interval = if let Some(current) = self.control_interval(timer) {
             // Seed T2/RECONFIG from the current DATA RTO, then double their own
             // interval on expiry. Rearming after serialization must neither
@@ -119,7 +154,7 @@ impl TimerTable {
         } else if matches!(timer, Timer::Ack | Timer::T3RTX) {
             interval
         } else {
-            calculate_next_timeout(interval, self.retrans[timer as usize])
+            calculate_next_timeout(interval, self.retrans[timer as usize], rto_max)
         };
 
         let time = now + Duration::from_millis(interval);
@@ -151,8 +186,9 @@ impl TimerTable {
     pub fn is_expired(&mut self, timer: Timer, after: Instant) -> (bool, bool, usize) {
         let expired = self.data[timer as usize].is_some_and(|x| x <= after);
         let mut failure = false;
+        let rto_max = self.rto_max;
         if expired && let Some(interval) = self.control_interval(timer) {
-            *interval = interval.map(|previous| calculate_next_timeout(previous, 1));
+            *interval = interval.map(|previous| calculate_next_timeout(previous, 1, rto_max));
         }
         if expired {
             self.retrans[timer as usize] += 1;
@@ -176,20 +212,34 @@ const RTO_BASE: u64 = 8;
 
 /// rtoManager manages Rtx timeout values.
 /// This is an implementation of RFC 9260 sec 6.3.1.
-#[derive(Default, Debug)]
+#[derive(Debug)]
 pub(crate) struct RtoManager {
     pub(crate) srtt: u64,
     pub(crate) rttvar: f64,
     pub(crate) rto: u64,
     pub(crate) no_update: bool,
+    initial: u64,
+    min: u64,
+    max: u64,
+}
+
+impl Default for RtoManager {
+    fn default() -> Self {
+        Self::new(&TimerConfig::default())
+    }
 }
 
 impl RtoManager {
-    /// newRTOManager creates a new rtoManager.
-    pub(crate) fn new() -> Self {
+    /// newRTOManager creates a new rtoManager with the RTO bounds of `config`.
+    pub(crate) fn new(config: &TimerConfig) -> Self {
         RtoManager {
-            rto: RTO_INITIAL,
-            ..Default::default()
+            srtt: 0,
+            rttvar: 0.0,
+            rto: config.rto_initial_ms,
+            no_update: false,
+            initial: config.rto_initial_ms,
+            min: config.rto_min_ms,
+            max: config.rto_max_ms.max(config.rto_min_ms),
         }
     }
 
@@ -211,7 +261,7 @@ impl RtoManager {
             self.srtt = ((RTO_BASE - RTO_ALPHA) * self.srtt + RTO_ALPHA * rtt) / RTO_BASE;
         }
 
-        self.rto = (self.srtt + (4.0 * self.rttvar) as u64).clamp(RTO_MIN, RTO_MAX);
+        self.rto = (self.srtt + (4.0 * self.rttvar) as u64).clamp(self.min, self.max);
 
         self.srtt
     }
@@ -224,7 +274,7 @@ impl RtoManager {
     /// RFC 9260 6.3.3 E2: retain backoff until a new RTT measurement updates RTO.
     pub(crate) fn backoff(&mut self) {
         if !self.no_update {
-            self.rto = self.rto.saturating_mul(2).min(RTO_MAX);
+            self.rto = self.rto.saturating_mul(2).min(self.max);
         }
     }
 
@@ -236,7 +286,7 @@ impl RtoManager {
 
         self.srtt = 0;
         self.rttvar = 0.0;
-        self.rto = RTO_INITIAL;
+        self.rto = self.initial;
     }
 
     /// set RTO value for testing
@@ -246,16 +296,16 @@ impl RtoManager {
     }
 }
 
-fn calculate_next_timeout(rto: u64, n_rtos: usize) -> u64 {
+fn calculate_next_timeout(rto: u64, n_rtos: usize, rto_max: u64) -> u64 {
     // RFC 4096 sec 6.3.3.  Handle T3-rtx Expiration
     //   E2)  For the destination address for which the timer expires, set RTO
     //        <- RTO * 2 ("back off the timer").  The maximum value discussed
     //        in rule C7 above (RTO.max) may be used to provide an upper bound
     //        to this doubling operation.
     if n_rtos < 31 {
-        std::cmp::min(rto << n_rtos, RTO_MAX)
+        std::cmp::min(rto << n_rtos, rto_max)
     } else {
-        RTO_MAX
+        rto_max
     }
 }
 
@@ -265,7 +315,7 @@ mod tests {
 
     #[test]
     fn rto_backoff_respects_pinned_rto() {
-        let mut rto = RtoManager::new();
+        let mut rto = RtoManager::default();
         rto.set_rto(1000, true);
         rto.backoff();
         assert_eq!(1000, rto.get_rto());
@@ -280,7 +330,7 @@ mod tests {
     #[test]
     fn rto_manager_uses_rfc9260_initial_rto() {
         assert_eq!(RTO_INITIAL, 1000);
-        assert_eq!(RtoManager::new().get_rto(), RTO_INITIAL);
+        assert_eq!(RtoManager::default().get_rto(), RTO_INITIAL);
     }
 
     #[test]
@@ -288,7 +338,7 @@ mod tests {
         let now = Instant::now();
         let mut timers = TimerTable::new(TimerConfig::default());
 
-        timers.start(Timer::T1Init, now, RtoManager::new().get_rto());
+        timers.start(Timer::T1Init, now, RtoManager::default().get_rto());
 
         assert_eq!(timers.next_timeout(), Some(now + Duration::from_secs(1)));
     }
@@ -322,5 +372,38 @@ mod tests {
             assert_eq!(Some(now + Duration::from_secs(3)), timers.get(timer));
             assert_eq!((false, false, 0), timers.is_expired(timer, now));
         }
+    }
+
+    #[test]
+    fn configured_rto_bounds_and_delayed_ack_replace_the_defaults() {
+        let config = TimerConfig {
+            rto_initial_ms: 500,
+            rto_min_ms: 200,
+            rto_max_ms: 3000,
+            delayed_ack_ms: 20,
+            ..TimerConfig::default()
+        };
+        let mut rto = RtoManager::new(&config);
+        assert_eq!(500, rto.get_rto());
+        // 10 ms paths: srtt + 4 * rttvar = 30 ms, raised to the minimum.
+        rto.set_new_rtt(10);
+        assert_eq!(200, rto.get_rto());
+        for _ in 0..8 {
+            rto.backoff();
+        }
+        assert_eq!(3000, rto.get_rto());
+        rto.reset();
+        assert_eq!(500, rto.get_rto());
+
+        let now = Instant::now();
+        let mut timers = TimerTable::new(config);
+        assert_eq!(20, timers.delayed_ack());
+        // T1-init backs off from the initial RTO up to the configured maximum.
+        for _ in 0..6 {
+            timers.start(Timer::T1Init, now, 500);
+            timers.is_expired(Timer::T1Init, now + Duration::from_secs(60));
+        }
+        timers.start(Timer::T1Init, now, 500);
+        assert_eq!(Some(now + Duration::from_secs(3)), timers.get(Timer::T1Init));
     }
 }

@@ -374,6 +374,10 @@ pub struct SettingEngine {
     /// budget via rtc-sctp's `max_payload_size_for_mtu`. `None` uses the rtc-sctp
     /// default (`INITIAL_MTU`, 1191 — the TURN-relayed IPv6 minimum-MTU budget).
     pub(crate) sctp_mtu: Option<u32>,
+    // godot-webrtc-rs patch S3: the SCTP association's timer settings.
+    /// Overrides the SCTP retransmission limits, RTO bounds and delayed-SACK time.
+    /// `None` uses the rtc-sctp defaults (RFC 9260's recommendations).
+    pub(crate) sctp_timer_config: Option<::sctp::TimerConfig>,
     pub(crate) ignore_rid_pause_for_recv: bool,
     pub(crate) write_ssrc_attributes_for_simulcast: bool,
 }
@@ -1400,6 +1404,17 @@ impl SettingEngineBuilder {
     /// default, leave this unset.
     pub fn with_sctp_mtu(mut self, mtu: u32) -> Self {
         self.0.sctp_mtu = Some(mtu);
+        self
+    }
+
+    // godot-webrtc-rs patch S3: the SCTP association's timer settings.
+    /// Overrides the SCTP association's timer settings: retransmission limits, the bounds of
+    /// the retransmission timeout (RTO) and how long a SACK may be delayed. RFC 9260's
+    /// recommendations (RTO initial 1 s, minimum 1 s, maximum 60 s; SACK delay 200 ms) are
+    /// the defaults; real-time applications commonly use a shorter minimum RTO and SACK delay
+    /// so that a lost packet is repaired in a few round trips rather than after a second.
+    pub fn with_sctp_timer_config(mut self, config: ::sctp::TimerConfig) -> Self {
+        self.0.sctp_timer_config = Some(config);
         self
     }
 

@@ -51,6 +51,10 @@ pub(crate) struct SctpTransport {
     // `EndpointConfig` in `start()`. None uses the sctp crate default (INITIAL_MTU, 1191).
     pub(crate) mtu: Option<u32>,
 
+    // godot-webrtc-rs patch S3: optional override for the association's timer settings
+    // (retransmission limits, RTO bounds, delayed-SACK time). None uses the sctp defaults.
+    pub(crate) timer_config: Option<::sctp::TimerConfig>,
+
     pub(crate) internal_buffer: Vec<u8>,
 }
 
@@ -74,6 +78,7 @@ impl SctpTransport {
             negotiated_max_message_size: None,
             max_receive_buffer_size,
             mtu,
+            timer_config: None,
             internal_buffer: vec![],
         }
     }
@@ -184,6 +189,9 @@ impl SctpTransport {
             .with_sctp_port(local_port);
         if let Some(recv_buf) = self.max_receive_buffer_size {
             sctp_transport_config = sctp_transport_config.with_max_receive_buffer_size(recv_buf);
+        }
+        if let Some(timers) = self.timer_config {
+            sctp_transport_config = sctp_transport_config.with_timer_config(timers);
         }
         //TODO: add remote_port support
 
