@@ -27,8 +27,8 @@ declare -A skips=(
 )
 # Each crate sees the patched copies of the crates it depends on.
 patches=()
-for crate in rtc-sctp rtc webrtc; do
-    echo "== $crate 0.21.1 (patched): its own tests"
+for crate in quinn-udp rtc-sctp rtc webrtc; do
+    echo "== $crate $(sed -nE 's/^version = "([^"]+)"$/\1/p' "$patched/$crate/Cargo.toml" | head -n1) (patched): its own tests"
     cd "$patched/$crate" || exit 1
     if cargo test --no-run "${patches[@]}" >"$CARGO_TARGET_DIR.$crate.build.log" 2>&1; then
         # shellcheck disable=SC2086

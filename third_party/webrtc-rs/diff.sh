@@ -7,7 +7,6 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 check=${1:-}
-version=0.21.1
 
 # The registry copies exist once cargo has fetched the originals (the workspace depends on
 # them through [patch], so `cargo fetch` brings them).
@@ -15,6 +14,7 @@ registry=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/ 2>/dev/null | hea
 status=0
 for crate_dir in "$here"/*/; do
     crate=$(basename "$crate_dir")
+    version=$(sed -nE 's/^version = "([^"]+)"$/\1/p' "$crate_dir/Cargo.toml" | head -n1)
     original="$registry$crate-$version"
     if [[ ! -d $original ]]; then
         (cd "$repo" && cargo fetch >/dev/null 2>&1)

@@ -277,7 +277,14 @@ fn disable_gro(socket: &std::net::UdpSocket) -> bool {
     result == 0
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+/// quinn-udp leaves Windows' receive coalescing (URO) off unless asked (it misbehaved, quinn
+/// issue 2041), so each receive already carries one datagram.
+#[cfg(windows)]
+fn disable_gro(_socket: &std::net::UdpSocket) -> bool {
+    true
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", windows)))]
 fn disable_gro(_socket: &std::net::UdpSocket) -> bool {
     false
 }

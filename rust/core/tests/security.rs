@@ -4,6 +4,7 @@
 
 mod common;
 
+#[cfg(target_os = "linux")]
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -163,7 +164,8 @@ fn a_reader_that_stops_reading_pushes_back_on_the_sender_and_loses_nothing() {
     );
 }
 
-/// UDP and TCP sockets of this process as `(local address, listening)`.
+/// UDP and TCP sockets of this process as `(local address, listening)`, read from procfs.
+#[cfg(target_os = "linux")]
 fn own_sockets() -> Vec<(String, bool)> {
     let inodes: HashSet<String> = std::fs::read_dir("/proc/self/fd")
         .expect("fd list")
@@ -215,6 +217,7 @@ fn decode(hex: &str) -> String {
 }
 
 #[test]
+#[cfg(target_os = "linux")]
 fn with_loopback_binding_nothing_listens_beyond_loopback() {
     let mut a = Side::default();
     let mut b = Side::default();
