@@ -2,7 +2,8 @@
 # The one test command: lint, Rust tests (property tests and impaired-network tests included),
 # signaling load test, release builds, Godot provisioning, the headless Godot suite, demo
 # lobbies through the signaling server, default settings on ordinary hosts (network namespaces),
-# TURN through coturn, and the interop suite against Chromium, libdatachannel, aiortc and werift.
+# TURN through coturn, the interop suite against Chromium, libdatachannel, aiortc and werift, and
+# the other platforms (release zip; Windows under Wine, Linux arm64 under qemu; an exported game).
 # Works on a fresh Debian machine as root with no standard input; downloads are cached outside
 # the repository (~/.cache/godot-webrtc-rs, cargo's own cache). Ends with "N passed, N failed".
 set -uo pipefail
@@ -84,6 +85,11 @@ if ! tests/tools/build-addon.sh tests/godot demo_project || ! cargo build --rele
     total_failed=$((total_failed + 1))
 fi
 
+section "start in the background, at low priority: release builds for all platforms, Windows tests"
+nice -n 19 tests/platforms/build.sh >"$results/platforms-build.log" 2>&1 &
+platforms_pid=$!
+echo "started (log: $results/platforms-build.log)"
+
 section "provision Godot"
 if GODOT_BIN=$(tests/tools/provision-godot.sh); then
     echo "using $GODOT_BIN ($("$GODOT_BIN" --headless --version 2>/dev/null | tail -n1))"
@@ -94,7 +100,12 @@ if GODOT_BIN=$(tests/tools/provision-godot.sh); then
     run_suite "TURN relay through coturn between network namespaces" turn tests/turn/run.sh
     run_suite "interop: Chromium, libdatachannel, aiortc, werift (matrix: tests/interop/MATRIX.md)" \
         interop tests/interop/run.sh
+    wait "$platforms_pid"
+    PLATFORMS_BUILT=1 run_suite \
+        "other platforms: the release zip, Windows under Wine, Linux arm64 under qemu, an exported game" \
+        platforms tests/platforms/run.sh
 else
+    wait "$platforms_pid"
     failures+=("godot provisioning")
     total_failed=$((total_failed + 1))
 fi
@@ -112,6 +123,7 @@ grep -q "^test result:" "$results/lossy-transfer.log" || total_failed=$((total_f
 section "figures measured by the fault, security, bad-input and ordinary-host tests"
 grep -h "^FIGURE" "$results/cargo-test.log" "$results/lossy-transfer.log" 2>/dev/null | sed 's/^FIGURE /- /'
 grep -hE "^(silent path|[0-9]+ cycles in)" "$results"/godot/test_impaired_path.log "$results"/godot/test_lifecycle_stress.log 2>/dev/null | sed 's/^/- /'
+grep -hE "^FIGURE|MB stripped" "$results/platforms.log" 2>/dev/null | sed -E 's/^(FIGURE|  ok  ) /- /'
 for log in "$results"/hosts/*.log; do
     [[ -f $log ]] && grep -h "^FIGURE" "$log" | sed "s/^FIGURE /- $(basename "$log" .log): /"
 done

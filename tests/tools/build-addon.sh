@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the GDExtension in release mode and assembles addons/webrtc_rs/ (manifest + library).
-# Optionally copies the finished addon into Godot projects given as arguments.
+# Builds the GDExtension for this machine (Linux x86_64, release mode) and assembles
+# addons/webrtc_rs/ (manifest + library) for the tests and the demo. Optionally copies the
+# finished addon into Godot projects given as arguments. Packages for users: tools/release.sh.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
@@ -9,7 +10,7 @@ cargo build --release -p webrtc-godot >&2
 addon="$repo/addons/webrtc_rs"
 mkdir -p "$addon/lib"
 cp "$repo/target/release/libwebrtc_godot.so" "$addon/lib/libwebrtc_godot.linux.x86_64.so"
-cp "$repo/webrtc.gdextension" "$addon/webrtc_rs.gdextension"
+"$repo/tools/write-manifest.py" "$repo/webrtc.gdextension" "$addon" >/dev/null
 
 # A headless run loads only the extensions listed in .godot/extension_list.cfg; an editor
 # import would write it, this does the same without the import pass.

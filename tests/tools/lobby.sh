@@ -34,10 +34,13 @@ stop_signaling() {
 }
 
 # launch LOG ARGS...: one headless demo instance in the background; its pid goes to LAUNCHED.
+# With LOBBY_GAME set, the instance is that exported game instead of the project in the editor.
 launch() {
     local log=$1
     shift
-    timeout -k 5 "$LOBBY_INSTANCE_TIMEOUT" "$GODOT_BIN" --headless --path "$repo/demo_project" \
+    local game=("$GODOT_BIN" --headless --path "$repo/demo_project")
+    [[ -n "${LOBBY_GAME:-}" ]] && game=("$LOBBY_GAME" --headless)
+    timeout -k 5 "$LOBBY_INSTANCE_TIMEOUT" "${game[@]}" \
         -- --auto --server="$SIGNALING_URL" "$@" >"$log" 2>&1 &
     LAUNCHED=$!
 }

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Prints the path of a runnable headless Godot 4 binary, installing one first if needed.
 #
-# $GODOT wins when set. Otherwise Debian's `godot` package (only in sid) is installed into a
-# minimal sid root under the cache folder and run from the host through the root's own dynamic
-# loader, so no chroot or root privileges are needed to run it. Everything it downloads stays
+# $GODOT wins when set. Otherwise Debian's `godot` package (only in sid) is installed into the
+# Debian sid root under the cache folder (tools/sid-root.sh) and run from the host through the
+# root's own dynamic loader, so no chroot is needed to run it. Everything it downloads stays
 # outside the repository and is reused by later runs.
 set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
 
 if [[ -n "${GODOT:-}" ]]; then
     echo "$GODOT"
@@ -13,7 +14,6 @@ if [[ -n "${GODOT:-}" ]]; then
 fi
 
 cache="${WEBRTC_RS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/godot-webrtc-rs}"
-root="$cache/sid-root"
 launcher="$cache/godot"
 
 if [[ -x "$launcher" ]] && "$launcher" --version >/dev/null 2>&1; then
@@ -21,34 +21,7 @@ if [[ -x "$launcher" ]] && "$launcher" --version >/dev/null 2>&1; then
     exit 0
 fi
 
-log() { echo "provision-godot: $*" >&2; }
-
-if ! command -v debootstrap >/dev/null; then
-    log "installing debootstrap"
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
-fi
-
-# The mirror this machine's apt already uses (the only one reachable here).
-mirror=$(grep -rhoE 'https?://[^ ]*debian\.org/debian/?' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
-    | grep -v security | head -n1 || true)
-mirror=${mirror:-http://deb.debian.org/debian}
-
-mkdir -p "$cache"
-if [[ ! -x "$root/usr/bin/apt-get" ]]; then
-    log "bootstrapping a minimal Debian sid root from $mirror (about 30 s)"
-    rm -rf "$root"
-    debootstrap --variant=minbase sid "$root" "$mirror" >"$cache/debootstrap.log" 2>&1 \
-        || { tail -n 20 "$cache/debootstrap.log" >&2; exit 1; }
-fi
-
-log "installing Debian's godot package into the sid root"
-# The stored sid Release file is past its Valid-Until date, hence the option.
-chroot "$root" apt-get -o Acquire::Check-Valid-Until=false update -qq >&2
-DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get -o Acquire::Check-Valid-Until=false \
-    install -y -qq --no-install-recommends godot >"$cache/apt.log" 2>&1 \
-    || { tail -n 20 "$cache/apt.log" >&2; exit 1; }
-
+root=$("$repo/tools/sid-root.sh" godot)
 cat >"$launcher.tmp" <<LAUNCH
 #!/bin/sh
 R="$root"
