@@ -173,6 +173,8 @@ name="Linux"
 platform="Linux"
 runnable=true
 export_filter="all_resources"
+include_filter=""
+exclude_filter=""
 export_path="$export_dir/demo.x86_64"
 
 [preset.0.options]
@@ -187,7 +189,7 @@ status=$?
 ls -l "$export_dir" | sed 's/^/  /'
 [[ $status -eq 0 && -x $export_dir/demo.x86_64 && -f $export_dir/demo.pck \
     && -f $export_dir/libwebrtc_godot.linux.x86_64.so ]] || status=1
-grep -q "SCRIPT ERROR" "$results/export.log" && status=1
+grep -qE "SCRIPT ERROR|^ERROR" "$results/export.log" && status=1
 verdict $status "demo_project exports as a Linux release build, with the addon's library beside it"
 
 if [[ $status -eq 0 ]]; then
