@@ -12,6 +12,8 @@ cd "$repo"
 results="$repo/tests/results"
 mkdir -p "$results"
 export CARGO_TERM_COLOR=never
+# A test run compiles each crate once: incremental caches would only take disk (over 1 GB).
+export CARGO_INCREMENTAL=0
 
 section() { printf '\n== %s\n' "$*"; }
 total_passed=0

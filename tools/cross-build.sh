@@ -27,7 +27,8 @@ fi
 target=${1:?usage: cross-build.sh TARGET CARGO-ARGS...}
 shift
 
-env=(HOME=/root PATH=/usr/bin:/bin CARGO_TERM_COLOR=never CARGO_TARGET_DIR="$target_dir"
+# No incremental caches: these builds are not edit-compile loops, and the caches take disk.
+env=(HOME=/root PATH=/usr/bin:/bin CARGO_TERM_COLOR=never CARGO_TARGET_DIR="$target_dir" CARGO_INCREMENTAL=0
     CARGO_HTTP_CAINFO=/etc/ssl/certs/host-ca.crt SSL_CERT_FILE=/etc/ssl/certs/host-ca.crt)
 extra=()
 case $target in
