@@ -12,17 +12,7 @@ mkdir -p "$logs"
 start_signaling "$logs" || exit 1
 trap stop_signaling EXIT
 
-passed=0
-failed=0
-verdict() {
-    if [[ $1 -eq 0 ]]; then
-        passed=$((passed + 1))
-        echo "ok   $2"
-    else
-        failed=$((failed + 1))
-        echo "FAIL $2${3:+: $3}"
-    fi
-}
+source "$repo/tests/tools/verdict.sh"
 
 play_lobby "$logs/mesh" mesh 4
 verdict $? "mesh of 4: everyone sees everyone, every chat line arrives"

@@ -22,17 +22,7 @@ root=$("$repo/tools/sid-root.sh" wine64 godot-template-release gcc-mingw-w64-x86
     exit 1
 }
 
-passed=0
-failed=0
-verdict() {
-    if [[ $1 -eq 0 ]]; then
-        passed=$((passed + 1))
-        echo "ok   $2"
-    else
-        failed=$((failed + 1))
-        echo "FAIL $2${3:+: $3}"
-    fi
-}
+source "$repo/tests/tools/verdict.sh"
 
 # in_root COMMAND...: runs COMMAND in the sid root with /proc, /dev, the results folder (as
 # /results, the working directory) and the repository (as /src, where the Windows test binaries
