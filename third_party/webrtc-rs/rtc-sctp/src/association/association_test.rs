@@ -1675,3 +1675,137 @@ fn test_cwnd_grows_while_resending_after_t3() -> Result<()> {
     );
     Ok(())
 }
+
+/// godot-webrtc-rs patch S4: packets arriving past a gap before the receiver's next send each
+/// get their own SACK, so the sender collects the three miss indications that trigger a fast
+/// retransmission instead of waiting for its T3-rtx timer.
+#[test]
+fn test_each_packet_past_a_gap_is_acknowledged_even_in_one_batch() -> Result<()> {
+    let mut a = timed_test_association();
+    let mut receiver = timed_test_association();
+    receiver.peer_last_tsn = a.my_next_tsn.wrapping_sub(1);
+    a.rwnd = 1 << 20;
+    a.cwnd = 1 << 20;
+    let ppi = PayloadProtocolIdentifier::Binary;
+    a.open_stream(1, ppi)?;
+    receiver.open_stream(1, ppi)?;
+    let now = Instant::now();
+    a.stream(1)?.write_sctp(now, &Bytes::from(vec![7u8; 6_000]), ppi)?;
+    let packets = a.gather_outbound(now).0;
+    assert!(packets.len() >= 5, "one chunk per packet ({} packets)", packets.len());
+    let lost_tsn = transmitted_data(&packets[..1])[0].tsn;
+
+    // The first packet is lost; the next four arrive together.
+    for raw in &packets[1..5] {
+        receiver.handle_inbound(Packet::unmarshal(raw)?, now)?;
+    }
+    let replies = receiver.gather_outbound(now).0;
+    let mut sacks = 0;
+    for chunk in replies.iter().flat_map(|raw| Packet::unmarshal(raw).unwrap().chunks) {
+        if let Some(sack) = chunk.as_any().downcast_ref::<ChunkSelectiveAck>() {
+            sacks += 1;
+            a.handle_sack(sack, now)?;
+        }
+    }
+    assert_eq!(sacks, 4, "one SACK per packet past the gap");
+    let resent = transmitted_data(&a.gather_outbound(now).0);
+    assert!(
+        resent.iter().any(|c| c.tsn == lost_tsn),
+        "the lost chunk is fast-retransmitted at once"
+    );
+    Ok(())
+}
+
+/// godot-webrtc-rs patch S5: once the application reads what filled the receive buffer, the
+/// peer hears of the open window at once instead of at its next zero-window probe.
+#[test]
+fn test_reading_a_full_receive_buffer_announces_the_open_window() -> Result<()> {
+    const BUFFER: u32 = 8_000;
+    let mut a = timed_test_association();
+    let mut receiver = timed_test_association();
+    receiver.peer_last_tsn = a.my_next_tsn.wrapping_sub(1);
+    receiver.ack_mode = AckMode::NoDelay;
+    receiver.max_receive_buffer_size = BUFFER;
+    receiver.advertised_rwnd = BUFFER;
+    a.rwnd = 1 << 20;
+    a.cwnd = 1 << 20;
+    let ppi = PayloadProtocolIdentifier::Binary;
+    a.open_stream(1, ppi)?;
+    receiver.open_stream(1, ppi)?;
+    let now = Instant::now();
+    for _ in 0..4 {
+        a.stream(1)?.write_sctp(now, &Bytes::from(vec![3u8; 2_000]), ppi)?;
+    }
+    for raw in &a.gather_outbound(now).0 {
+        receiver.handle_inbound(Packet::unmarshal(raw)?, now)?;
+    }
+    let closing = sack_windows(&receiver.gather_outbound(now).0);
+    assert_eq!(closing.last(), Some(&0), "the full buffer is advertised as a closed window");
+    assert!(receiver.gather_outbound(now).0.is_empty(), "nothing else to say");
+
+    while receiver.stream(1)?.read_sctp()?.is_some() {}
+    assert_eq!(
+        sack_windows(&receiver.gather_outbound(now).0),
+        vec![BUFFER],
+        "one SACK announces the window the read freed"
+    );
+    assert!(receiver.gather_outbound(now).0.is_empty(), "and only one");
+    Ok(())
+}
+
+/// The a_rwnd of every SACK in `packets`.
+fn sack_windows(packets: &[Bytes]) -> Vec<u32> {
+    packets
+        .iter()
+        .flat_map(|raw| Packet::unmarshal(raw).unwrap().chunks)
+        .filter_map(|c| {
+            c.as_any()
+                .downcast_ref::<ChunkSelectiveAck>()
+                .map(|sack| sack.advertised_receiver_window_credit)
+        })
+        .collect()
+}
+
+/// godot-webrtc-rs patch S6: the chunk sent into a closed window is dropped by the receiver.
+/// Its timing out is not congestion, and once a SACK opens the window it goes out again at
+/// once instead of waiting for its backed-off timer.
+#[test]
+fn test_a_dropped_window_probe_is_resent_when_the_window_opens() -> Result<()> {
+    let mut a = timed_test_association();
+    a.cwnd = 64 * 1024;
+    a.ssthresh = 64 * 1024;
+    a.rwnd = 0;
+    let ppi = PayloadProtocolIdentifier::Binary;
+    a.open_stream(1, ppi)?;
+    let mut now = Instant::now();
+    a.stream(1)?.write_sctp(now, &Bytes::from(vec![1u8; 3_000]), ppi)?;
+    let probe = transmitted_data(&a.gather_outbound(now).0);
+    assert_eq!(probe.len(), 1, "one chunk probes the closed window");
+    let probe_tsn = probe[0].tsn;
+
+    // The receiver drops it and the probe's timer fires.
+    now = a.timers.get(Timer::T3RTX).expect("T3-rtx armed for the probe");
+    a.handle_timeout(now);
+    assert_eq!(a.cwnd, 64 * 1024, "a probe timing out is not congestion");
+    assert_eq!(
+        transmitted_data(&a.gather_outbound(now).0).len(),
+        1,
+        "the timer probes again"
+    );
+
+    // The receiver has read and announces its window; the probe never arrived.
+    let sack = ChunkSelectiveAck {
+        cumulative_tsn_ack: probe_tsn.wrapping_sub(1),
+        advertised_receiver_window_credit: 65_536,
+        gap_ack_blocks: vec![],
+        duplicate_tsn: vec![],
+    };
+    a.handle_sack(&sack, now)?;
+    let sent = transmitted_data(&a.gather_outbound(now).0);
+    assert_eq!(
+        sent.first().map(|c| c.tsn),
+        Some(probe_tsn),
+        "the dropped probe goes out again at once, ahead of the rest"
+    );
+    Ok(())
+}

@@ -175,6 +175,9 @@ pub struct Association {
     /// retransmit scan entirely in the steady state, where nothing is ever
     /// marked — that scan was the single hottest function in the send profile.
     t3_retransmit_pending: bool,
+    // godot-webrtc-rs patch S6: the DATA chunk last sent as a zero-window probe, which a
+    // receiver with a closed window drops (RFC 9260 §6.2).
+    window_probe_tsn: Option<u32>,
 
     will_send_shutdown_ack: bool,
     will_send_shutdown_complete: bool,
@@ -223,6 +226,9 @@ pub struct Association {
 
     // Congestion control parameters
     max_receive_buffer_size: u32,
+    // godot-webrtc-rs patch S5: the receiver window the peer last heard of (INIT, INIT ACK or
+    // SACK), so that reading which frees a good part of it can be announced at once.
+    advertised_rwnd: u32,
     // my congestion window size
     pub(crate) cwnd: u32,
     // calculated peer's receiver windows size
@@ -279,6 +285,7 @@ impl Default for Association {
             will_retransmit_fast: false,
             will_retransmit_reconfig: false,
             t3_retransmit_pending: false,
+            window_probe_tsn: None,
 
             will_send_shutdown_ack: false,
             will_send_shutdown_complete: false,
@@ -318,6 +325,7 @@ impl Default for Association {
 
             // Congestion control parameters
             max_receive_buffer_size: 0,
+            advertised_rwnd: 0,
             // my congestion window size
             cwnd: 0,
             // calculated peer's receiver windows size
@@ -393,6 +401,7 @@ impl Association {
             side,
             handshake_completed: false,
             max_receive_buffer_size: config.max_receive_buffer_size(),
+            advertised_rwnd: config.max_receive_buffer_size(),
             max_message_size: config.max_message_size(),
             my_max_num_outbound_streams: config.max_num_outbound_streams(),
             my_max_num_inbound_streams: config.max_num_inbound_streams(),
@@ -950,6 +959,23 @@ impl Association {
 
         self.handle_chunk_start();
 
+        // godot-webrtc-rs patch S4: a SACK still owed for an earlier packet is sent before
+        // this packet's DATA is taken in. Several packets often arrive between two sends;
+        // without this they all shared one SACK, so the sender saw one miss indication where
+        // RFC 4960 §6.2/§6.7 give it one per packet (it needs three to fast-retransmit) and
+        // grew cwnd by one MTU per batch instead of per two packets.
+        if self.ack_state == AckState::Immediate
+            && p
+                .chunks
+                .iter()
+                .any(|c| c.as_any().downcast_ref::<ChunkPayloadData>().is_some())
+        {
+            self.ack_state = AckState::Idle;
+            let sack = self.create_selective_ack_chunk();
+            self.control_queue
+                .push_back(self.create_packet(vec![Box::new(sack)]));
+        }
+
         for c in &p.chunks {
             self.handle_chunk(&p, c, now)?;
         }
@@ -1473,6 +1499,19 @@ impl Association {
             self.rwnd = 0;
         } else {
             self.rwnd = d.advertised_receiver_window_credit - bytes_outstanding;
+        }
+
+        // godot-webrtc-rs patch S6: the window opened again, so the probe sent into the closed
+        // window was dropped and is sent again now, as usrsctp does. It cannot be repaired by
+        // fast retransmission once its timer resent it, and its timer is backed off: waiting
+        // for it stalled an ordered channel up to RTO.max after the receiver caught up.
+        if self.rwnd > 0
+            && let Some(tsn) = self.window_probe_tsn.take()
+            && let Some(c) = self.inflight_queue.get_mut(tsn)
+            && c.is_outstanding()
+        {
+            c.retransmit = true;
+            self.t3_retransmit_pending = true;
         }
 
         self.process_fast_retransmission(d.cumulative_tsn_ack, htna, cum_tsn_ack_point_advanced)?;
@@ -2248,6 +2287,17 @@ impl Association {
         self.max_receive_buffer_size.saturating_sub(bytes_queued)
     }
 
+    /// godot-webrtc-rs patch S5: whether the application has read enough since the last SACK
+    /// that the peer must hear of the larger window now. A sender facing a closed window only
+    /// probes it on its retransmission timer, backed off up to RTO.max; RFC 9260 §6.2 lets the
+    /// receiver send a SACK "to update the offered window as the receiving application
+    /// consumes new data". Like usrsctp, only a gain of a quarter of the buffer (at least one
+    /// MTU) is announced, so a steady reader adds no packets.
+    fn window_reopened(&self) -> bool {
+        let gain = (self.max_receive_buffer_size / 4).max(self.mtu);
+        self.get_my_receiver_window_credit() >= self.advertised_rwnd.saturating_add(gain)
+    }
+
     /// gather_outbound gathers outgoing packets. The returned bool value set to
     /// false means the association should be closed down after the final send.
     fn gather_outbound(&mut self, now: Instant) -> (Vec<Bytes>, bool) {
@@ -2502,6 +2552,9 @@ impl Association {
     }
 
     fn gather_outbound_sack_packets(&mut self, mut raw_packets: Vec<Bytes>) -> Vec<Bytes> {
+        if self.ack_state == AckState::Idle && self.window_reopened() {
+            self.ack_state = AckState::Immediate;
+        }
         if self.ack_state == AckState::Immediate {
             self.ack_state = AckState::Idle;
             let sack = self.create_selective_ack_chunk();
@@ -2639,6 +2692,7 @@ impl Association {
                     // Send it as a zero window probe
                     done = true;
                     chunks_remaining = true;
+                    self.window_probe_tsn = Some(tsn);
                 } else if bytes_to_send + c.user_data.len() > awnd as usize {
                     chunks_remaining = true;
                     break;
@@ -3007,6 +3061,7 @@ impl Association {
                         unordered,
                         now,
                     ) {
+                        self.window_probe_tsn = Some(chunk.tsn);
                         chunks.push(chunk);
                     } else {
                         self.fail_message_queue(Error::OtherSctpErr(
@@ -3116,9 +3171,10 @@ impl Association {
     }
 
     fn create_selective_ack_chunk(&mut self) -> ChunkSelectiveAck {
+        self.advertised_rwnd = self.get_my_receiver_window_credit();
         ChunkSelectiveAck {
             cumulative_tsn_ack: self.peer_last_tsn,
-            advertised_receiver_window_credit: self.get_my_receiver_window_credit(),
+            advertised_receiver_window_credit: self.advertised_rwnd,
             gap_ack_blocks: self.payload_queue.get_gap_ack_blocks(self.peer_last_tsn),
             duplicate_tsn: self.payload_queue.pop_duplicates(),
         }
@@ -3360,8 +3416,15 @@ impl Association {
                 //      ssthresh = max(cwnd/2, 4*MTU)
                 //      cwnd = 1*MTU
 
-                self.ssthresh = std::cmp::max(self.cwnd / 2, 4 * self.mtu);
-                self.cwnd = self.mtu;
+                // godot-webrtc-rs patch S6: a probe into a closed window that times out says
+                // nothing about congestion, and usrsctp keeps cwnd then. Collapsing it made a
+                // receiver that caught up wait several round trips of slow start for its first
+                // whole message.
+                let window_probe = self.rwnd == 0 && self.window_probe_tsn.is_some();
+                if !window_probe {
+                    self.ssthresh = std::cmp::max(self.cwnd / 2, 4 * self.mtu);
+                    self.cwnd = self.mtu;
+                }
                 trace!(
                     "[{}] updated cwnd={} ssthresh={} inflight={} (RTO)",
                     self.side,

@@ -88,6 +88,32 @@ impl<'a> DtlsHandler<'a> {
         DtlsHandler { ctx, stats }
     }
 
+    /// godot-webrtc-rs patch R3: a handshake that cannot succeed fails the transport at once.
+    /// Upstream only logged the error, and the connection stayed CONNECTING until ICE or the
+    /// application gave up (about 15 s). The fatal alert the handshake queued for the peer is
+    /// sent first, so the peer fails as fast; DTLSClosed then closes SCTP and the channels and
+    /// makes the peer connection re-derive its state, which a failed DTLS transport makes
+    /// "failed" (W3C RTCPeerConnectionState).
+    fn fail_handshake(&mut self, now: Instant) {
+        if let Some(dtls_endpoint) = self.ctx.dtls_transport.dtls_endpoint.as_mut() {
+            while let Some(transmit) = dtls_endpoint.poll_transmit() {
+                self.ctx.write_outs.push_back(TaggedRTCMessageInternal {
+                    now: transmit.now,
+                    transport: transmit.transport,
+                    message: RTCMessageInternal::Dtls(DTLSMessage::Raw(transmit.message)),
+                });
+            }
+        }
+        warn!("dtls handshake failed: the peer's certificate or alert ends it");
+        self.ctx
+            .dtls_transport
+            .state_change(RTCDtlsTransportState::Failed);
+        self.ctx.event_outs.push_back(TaggedRTCEventInternal {
+            now,
+            event: RTCEventInternal::DTLSClosed,
+        });
+    }
+
     pub(crate) fn name(&self) -> &'static str {
         "DtlsHandler"
     }
@@ -228,12 +254,23 @@ impl<'a>
                 .as_mut()
                 .ok_or(Error::ErrDtlsTransportNotStarted)?;
 
-            for message in dtls_endpoint.read(
+            let events = match dtls_endpoint.read(
                 msg.now,
                 msg.transport.peer_addr,
                 msg.transport.ecn,
                 dtls_message,
-            )? {
+            ) {
+                Ok(events) => events,
+                Err(err) => {
+                    if self.ctx.dtls_transport.state == RTCDtlsTransportState::Connecting
+                        && ends_the_handshake(&err)
+                    {
+                        self.fail_handshake(msg.now);
+                    }
+                    return Err(err);
+                }
+            };
+            for message in events {
                 match message {
                     EndpointEvent::HandshakeComplete => {
                         if let Some(state) =
@@ -525,6 +562,19 @@ impl<'a> DtlsHandler<'a> {
 
         Ok((local_context, remote_context))
     }
+}
+
+/// godot-webrtc-rs patch R3: errors after which the handshake can never complete: the peer's
+/// certificate does not match the signaled fingerprint (or there is none to check), or the
+/// peer sent a fatal alert.
+fn ends_the_handshake(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::ErrNoMatchingCertificateFingerprint
+            | Error::ErrNonCertificate
+            | Error::ErrUnsupportedFingerprintAlgorithm
+            | Error::ErrAlertFatalOrClose
+    )
 }
 
 #[cfg(test)]
