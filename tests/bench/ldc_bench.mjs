@@ -4,8 +4,13 @@
 //   node ldc_bench.mjs --suite=remote --role=offer|answer --port=N
 //                                                    one peer of a two-process pair; the offerer
 //                                                    listens for the signaling link on N
+//   node ldc_bench.mjs --suite=lossy --relay=PATH --loss=F --delay=MS --seed=N --seconds=S
+//                      [--pattern=bulk|game]         both peers in this process, the udp-impair
+//                                                    relay as their only path
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import net from 'node:net';
+import readline from 'node:readline';
 
 // The npm packages live with the interop suite (tests/interop/package.json).
 const nodeDataChannel = createRequire(new URL('../interop/package.json', import.meta.url))('node-datachannel');
@@ -16,13 +21,28 @@ const UNRELIABLE_BYTES = 16 * 1024 * 1024;
 const HIGH_WATER = 1024 * 1024;
 const OPEN_SAMPLES = 10;
 const RTT_SAMPLES = 2000;
+const LOSSY_MESSAGE = 16384;
+const GAME_RATE = 20;
+const GAME_BYTES = 200;
+const GAME_DRAIN_MS = 15000;
 
 const report = (metric, value, unit, extra = {}) =>
   console.log(`BENCH ${JSON.stringify({ stack: STACK, metric, value, unit, ...extra })}`);
 const now = () => Number(process.hrtime.bigint()) / 1e3; // µs
 
+// Replaces a candidate's address and port (fields 4 and 5) with `endpoint` ("ip:port").
+const rewrite = (candidate, endpoint) => {
+  if (!endpoint) return candidate;
+  const fields = candidate.split(' ');
+  const cut = endpoint.lastIndexOf(':');
+  fields[4] = endpoint.slice(0, cut);
+  fields[5] = endpoint.slice(cut + 1);
+  return fields.join(' ');
+};
+
 let counter = 0;
-function connectedPair(options = {}) {
+// `seenAt` = { a, b }: the address each side's candidates are rewritten to (the relay's).
+function connectedPair(options = {}, seenAt = {}, timeoutMs = 10000) {
   return new Promise((resolve, reject) => {
     // Explicit negotiation: a offers, b answers (by default both would offer on channel creation).
     const config = { iceServers: [], bindAddress: '127.0.0.1', disableAutoNegotiation: true };
@@ -33,7 +53,9 @@ function connectedPair(options = {}) {
       const state = { described: false, pending: [] };
       return {
         description(sdp, type) {
-          to.setRemoteDescription(sdp, type);
+          // Candidates travel only as candidate messages, where they can be rewritten.
+          const bare = sdp.split('\r\n').filter((line) => !line.startsWith('a=candidate')).join('\r\n');
+          to.setRemoteDescription(seenAt.a || seenAt.b ? bare : sdp, type);
           state.described = true;
           state.pending.forEach(([candidate, mid]) => to.addRemoteCandidate(candidate, mid));
         },
@@ -50,8 +72,8 @@ function connectedPair(options = {}) {
       b.setLocalDescription('answer');
     });
     b.onLocalDescription((sdp, type) => toA.description(sdp, type));
-    a.onLocalCandidate((candidate, mid) => toB.candidate(candidate, mid));
-    b.onLocalCandidate((candidate, mid) => toA.candidate(candidate, mid));
+    a.onLocalCandidate((candidate, mid) => toB.candidate(rewrite(candidate, seenAt.a), mid));
+    b.onLocalCandidate((candidate, mid) => toA.candidate(rewrite(candidate, seenAt.b), mid));
     const init = { negotiated: true, id: 1, ...options };
     const ca = a.createDataChannel('bench', init);
     const cb = b.createDataChannel('bench', init);
@@ -62,7 +84,7 @@ function connectedPair(options = {}) {
     ca.onOpen(opened);
     cb.onOpen(opened);
     a.setLocalDescription('offer');
-    setTimeout(() => reject(new Error('channel did not open')), 10000).unref();
+    setTimeout(() => reject(new Error('channel did not open')), timeoutMs).unref();
   });
 }
 
@@ -168,6 +190,106 @@ async function scale() {
   const rss = process.memoryUsage().rss / 1024;
   report('rss_kb_per_peer', (rss - before) / 256, 'KB', { peers: 256, rss_kb: rss });
   pairs.forEach(closePair);
+}
+
+// Starts the udp-impair relay; resolves to { relay, forA, forB, command(line) → reply line }.
+function startRelay(path, args) {
+  return new Promise((resolve, reject) => {
+    const relay = spawn(path, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    relay.on('error', reject);
+    const lines = readline.createInterface({ input: relay.stdout });
+    const waiting = [];
+    lines.on('line', (line) => waiting.shift()?.(line));
+    waiting.push((line) => {
+      const [word, forA, forB] = line.split(' ');
+      if (word !== 'READY') reject(new Error(`relay said ${line}`));
+      const command = (text) => new Promise((reply) => {
+        waiting.push(reply);
+        relay.stdin.write(`${text}\n`);
+      });
+      resolve({ relay, forA, forB, command });
+    });
+  });
+}
+
+// 16 KiB messages kept flowing for `seconds`: what arrived in that time, per second.
+function lossyBulk({ ca, cb }, seconds, extra) {
+  return new Promise((resolve) => {
+    let received = 0;
+    cb.onMessage((data) => {
+      received += data.length ?? data.byteLength;
+    });
+    keepFull(ca, LOSSY_MESSAGE, Infinity);
+    setTimeout(() => {
+      report('lossy_kb_s', received / seconds / 1000, 'KB/s', { ...extra, message: LOSSY_MESSAGE });
+      cb.onMessage(() => {});
+      ca.onBufferedAmountLow(() => {});
+      resolve();
+    }, seconds * 1000);
+  });
+}
+
+// GAME_RATE messages a second for `seconds`, each carrying its send time: the latency of each
+// from send to the receiving callback.
+function lossyGame({ ca, cb }, seconds, extra) {
+  return new Promise((resolve) => {
+    const total = Math.round(seconds * GAME_RATE);
+    const latencies = [];
+    let sent = 0;
+    let drain = null;
+    const finish = () => {
+      clearTimeout(drain);
+      cb.onMessage(() => {});
+      report('game_delivered', latencies.length / total, 'fraction', extra);
+      latencies.sort((x, y) => x - y);
+      if (latencies.length) {
+        const quantiles = {
+          p50: latencies[Math.floor(latencies.length / 2)],
+          p99: latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))],
+          max: latencies[latencies.length - 1],
+        };
+        for (const [quantile, value] of Object.entries(quantiles)) {
+          report('game_latency_ms', value, 'ms', { ...extra, quantile });
+        }
+      }
+      resolve();
+    };
+    cb.onMessage((data) => {
+      latencies.push((now() - Buffer.from(data).readDoubleLE(0)) / 1000);
+      if (latencies.length === total) finish();
+    });
+    // Each send is scheduled against the start, so timer lateness does not accumulate.
+    const started = now();
+    const tick = () => {
+      const message = Buffer.alloc(GAME_BYTES);
+      message.writeDoubleLE(now(), 0);
+      ca.sendMessageBinary(message);
+      sent += 1;
+      if (sent < total) {
+        setTimeout(tick, Math.max(0, (started + (sent * 1e6) / GAME_RATE - now()) / 1000));
+      } else {
+        drain = setTimeout(finish, GAME_DRAIN_MS);
+      }
+    };
+    tick();
+  });
+}
+
+async function lossy(options) {
+  const { relay, forA, forB, command } = await startRelay(options.relay, [
+    '--loss', options.loss, '--delay', options.delay, '--seed', options.seed,
+  ]);
+  const extra = { loss: Number(options.loss), delay_ms: Number(options.delay), pattern: options.pattern };
+  // Each side learns the relay's address instead of the other's: the relay is the only path.
+  const pair = await connectedPair({}, { a: forB, b: forA }, 30000);
+  const seconds = Number(options.seconds);
+  await (options.pattern === 'game' ? lossyGame : lossyBulk)(pair, seconds, extra);
+  const counts = Object.fromEntries(
+    (await command('stats')).replace(/^STATS /, '').split(' ').map((field) => field.split('=')),
+  );
+  report('packets_back_per_packet_out', Number(counts.from_b) / Math.max(1, Number(counts.from_a)), 'ratio', extra);
+  closePair(pair);
+  relay.stdin.end();
 }
 
 // One JSON object per line over loopback TCP; resolves to { send, onMessage }.
@@ -277,7 +399,12 @@ const option = (name, fallback) =>
 const suite = option('suite', 'core');
 try {
   if (suite === 'remote') await remote(option('role', 'offer'), Number(option('port', '0')));
-  else await (suite === 'scale' ? scale() : core());
+  else if (suite === 'lossy') {
+    await lossy({
+      relay: option('relay', ''), loss: option('loss', '0'), delay: option('delay', '0'),
+      seed: option('seed', '1'), seconds: option('seconds', '10'), pattern: option('pattern', 'bulk'),
+    });
+  } else await (suite === 'scale' ? scale() : core());
 } finally {
   nodeDataChannel.cleanup();
 }

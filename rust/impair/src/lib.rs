@@ -71,6 +71,10 @@ impl Default for Impairment {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
     pub received: u64,
+    /// Of `received`, the packets from A and from B: with bulk data flowing one way, the
+    /// other count is the receiver's acknowledgements.
+    pub received_from_a: u64,
+    pub received_from_b: u64,
     pub sent: u64,
     pub lost: u64,
     pub silenced: u64,
@@ -85,8 +89,10 @@ impl std::fmt::Display for Stats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "received={} sent={} lost={} silenced={} tail_dropped={} duplicated={} reordered={} unroutable={}",
+            "received={} from_a={} from_b={} sent={} lost={} silenced={} tail_dropped={} duplicated={} reordered={} unroutable={}",
             self.received,
+            self.received_from_a,
+            self.received_from_b,
             self.sent,
             self.lost,
             self.silenced,
@@ -260,6 +266,10 @@ fn receive(shared: &Shared, from: From) {
         };
         let mut state = shared.lock();
         state.stats.received += 1;
+        match from {
+            From::A => state.stats.received_from_a += 1,
+            From::B => state.stats.received_from_b += 1,
+        }
         state.peers[from as usize] = Some(src);
         if schedule(&mut state, from, &buf[..len]) {
             shared.wake.notify_one();

@@ -8,6 +8,10 @@
 ## scale: RSS and descriptors per connection with 256 connected peers (--max-message-size=N).
 ## remote: one peer of a two-process pair (--role=offer|answer --port=N; the offerer listens
 ## for the signaling link on 127.0.0.1:N): reliable throughput, reported by the receiver.
+## lossy: one pair whose only path is the udp-impair relay (--relay=PATH --loss=FRACTION
+## --delay=MS one way --seed=N --seconds=S). --pattern=bulk: 16 KiB reliable ordered messages
+## kept flowing for S seconds, bytes received per second. --pattern=game: GAME_RATE reliable
+## ordered GAME_BYTES-byte messages a second for S seconds, each one's delivery latency.
 ## One "BENCH {json}" line per figure.
 extends SceneTree
 
@@ -23,6 +27,11 @@ const IDLE_SECONDS := 8
 ## Two-process loops sleep this long when there is nothing to do: a spinning loop in each of two
 ## processes would take both cores of a two-core machine away from the network threads.
 const IDLE_WAIT_USEC := 100
+const LOSSY_MESSAGE := 16384
+const GAME_RATE := 20
+const GAME_BYTES := 200
+## After the last game message, how long the stragglers may take before they count as lost.
+const GAME_DRAIN_MSEC := 15000
 
 
 func _initialize() -> void:
@@ -42,6 +51,8 @@ func _initialize() -> void:
 			_scale(extra)
 		"remote":
 			_remote(args["role"], int(args["port"]))
+		"lossy":
+			_lossy(args)
 	quit(0)
 
 
@@ -414,6 +425,124 @@ func _remote(role: String, port: int) -> void:
 		step.call()
 	Harness.unlink([pc])
 	pc.close()
+
+
+func _lossy(args: Dictionary) -> void:
+	var relay := OS.execute_with_pipe(args.get("relay", ""),
+		["--loss", args.get("loss", "0"), "--delay", args.get("delay", "0"), "--seed", args.get("seed", "1")])
+	if relay.is_empty():
+		push_error("bench: cannot start the relay '%s'" % args.get("relay", ""))
+		return
+	var pipe: FileAccess = relay["stdio"]
+	var ready := pipe.get_line().split(" ")
+	if ready.size() != 3 or ready[0] != "READY":
+		push_error("bench: the relay did not say READY")
+		return
+	var a := WebRTCPeerConnection.new()
+	var b := WebRTCPeerConnection.new()
+	a.initialize(Harness.LOOPBACK)
+	b.initialize(Harness.LOOPBACK)
+	# Each side learns the relay's address instead of the other's: the relay is the only path.
+	Harness.link(a, b, ready[2], ready[1])
+	var opts := {"negotiated": true, "id": 1}
+	var pair := [a, b, a.create_data_channel("bench", opts), b.create_data_channel("bench", opts)]
+	a.create_offer()
+	var deadline := Time.get_ticks_msec() + 30000
+	while pair[2].get_ready_state() != WebRTCDataChannel.STATE_OPEN \
+			or pair[3].get_ready_state() != WebRTCDataChannel.STATE_OPEN:
+		a.poll()
+		b.poll()
+		OS.delay_usec(IDLE_WAIT_USEC)
+		if Time.get_ticks_msec() > deadline:
+			push_error("bench: channel did not open through the relay")
+			return
+	var extra := {"loss": float(args.get("loss", "0")), "delay_ms": int(args.get("delay", "0")),
+		"pattern": args.get("pattern", "bulk")}
+	var seconds := float(args.get("seconds", "10"))
+	if extra["pattern"] == "game":
+		_lossy_game(pair, seconds, extra)
+	else:
+		_lossy_bulk(pair, seconds, extra)
+	pipe.store_line("stats")
+	pipe.flush()
+	report_relay(pipe.get_line(), extra)
+	pipe.store_line("quit")
+	pipe.flush()
+	close_pair(pair)
+
+
+## 16 KiB messages kept flowing for `seconds`: what arrived in that time, per second.
+static func _lossy_bulk(pair: Array, seconds: float, extra: Dictionary) -> void:
+	var tx: WebRTCDataChannel = pair[2]
+	var rx: WebRTCDataChannel = pair[3]
+	var message := PackedByteArray()
+	message.resize(LOSSY_MESSAGE)
+	var sent := 0
+	var received := 0
+	var end := Time.get_ticks_usec() + int(seconds * 1e6)
+	while Time.get_ticks_usec() < end:
+		sent = keep_full(tx, message, sent, 1 << 60)
+		pair[0].poll()
+		pair[1].poll()
+		if rx.get_available_packet_count() == 0:
+			OS.delay_usec(IDLE_WAIT_USEC)
+		while rx.get_available_packet_count() > 0:
+			received += rx.get_packet().size()
+	report("lossy_kb_s", received / seconds / 1000.0, "KB/s", extra.merged({"message": LOSSY_MESSAGE}))
+
+
+## GAME_RATE messages a second for `seconds`, each carrying its send time: the latency of each
+## from put_packet() to get_packet() on the other side.
+static func _lossy_game(pair: Array, seconds: float, extra: Dictionary) -> void:
+	var tx: WebRTCDataChannel = pair[2]
+	var rx: WebRTCDataChannel = pair[3]
+	var total := int(seconds * GAME_RATE)
+	var latencies: Array[float] = []
+	var sent := 0
+	var next := Time.get_ticks_usec()
+	var drain_deadline := 0
+	while latencies.size() < total:
+		var now := Time.get_ticks_usec()
+		if sent < total and now >= next:
+			var message := PackedByteArray()
+			message.resize(GAME_BYTES)
+			message.encode_s64(0, now)
+			tx.put_packet(message)
+			sent += 1
+			next += 1000000 / GAME_RATE
+			if sent == total:
+				drain_deadline = Time.get_ticks_msec() + GAME_DRAIN_MSEC
+		pair[0].poll()
+		pair[1].poll()
+		while rx.get_available_packet_count() > 0:
+			var packet := rx.get_packet()
+			latencies.append((Time.get_ticks_usec() - packet.decode_s64(0)) / 1000.0)
+		if sent == total and Time.get_ticks_msec() > drain_deadline:
+			break
+		OS.delay_usec(IDLE_WAIT_USEC)
+	report_latencies(latencies, total, extra)
+
+
+## The game pattern's figures: delivered fraction and latency quantiles (ms).
+static func report_latencies(latencies: Array[float], total: int, extra: Dictionary) -> void:
+	report("game_delivered", float(latencies.size()) / total, "fraction", extra)
+	if latencies.is_empty():
+		return
+	latencies.sort()
+	var quantiles := {"p50": latencies[latencies.size() / 2],
+		"p99": latencies[mini(latencies.size() - 1, int(latencies.size() * 0.99))], "max": latencies[-1]}
+	for quantile in quantiles:
+		report("game_latency_ms", quantiles[quantile], "ms", extra.merged({"quantile": quantile}))
+
+
+## The relay's packet counts for one lossy run: data packets (from A) and what came back.
+static func report_relay(stats: String, extra: Dictionary) -> void:
+	var counts := {}
+	for field in stats.trim_prefix("STATS ").split(" ", false):
+		counts[field.get_slice("=", 0)] = int(field.get_slice("=", 1))
+	if counts.has("from_a") and counts.has("from_b"):
+		report("packets_back_per_packet_out", float(counts["from_b"]) / maxi(1, counts["from_a"]),
+			"ratio", extra)
 
 
 ## Announces the size as text, keeps the channel full until THROUGHPUT_BYTES went out, then
