@@ -2351,8 +2351,10 @@ fn test_assoc_congestion_control_slow_reader() -> Result<()> {
     let mut rbuf = vec![0u8; 3000];
 
     // 1. First forward packets to receiver until rwnd becomes 0
-    // 2. Wait until the sender's cwnd becomes 1*MTU (RTO occurred)
+    // 2. Wait until the sender's retransmission timer fired (RTO occurred)
     // 3. Stat reading a1's data
+    // godot-webrtc-rs patch S6: step 2 waited for cwnd to fall to 1*MTU, but a timed-out
+    // probe into the closed window no longer cuts cwnd; the timeout itself is the signal.
     let mut n_packets_received = 0u32;
     let mut has_rtoed = false;
     while pair.client_conn_mut(client_ch).buffered_amount() > 0
@@ -2370,9 +2372,8 @@ fn test_assoc_congestion_control_slow_reader() -> Result<()> {
             let rwnd = pair
                 .server_conn_mut(server_ch)
                 .get_my_receiver_window_credit();
-            let cwnd = pair.client_conn_mut(client_ch).cwnd;
-            let cmtu = pair.client_conn_mut(client_ch).mtu;
-            if cwnd > cmtu || rwnd > 0 {
+            let t3_timeouts = pair.client_conn_mut(client_ch).stats.get_num_t3timeouts();
+            if t3_timeouts == 0 || rwnd > 0 {
                 // Do not read until a1.getMyReceiverWindowCredit() becomes zero
                 pair.step();
                 continue;
