@@ -185,10 +185,21 @@ impl<'a>
                     return Ok(());
                 }
 
+                // godot-webrtc-rs patch R4: a negotiated channel can hear from the peer before
+                // it is dialed: the datagram
+                // batch that completes our association may also carry the peer's first DATA,
+                // and reads reach this handler before the `SCTPHandshakeComplete` event does.
+                // The association is up, so dial now rather than lose the message.
+                let mut opened = false;
+                if data_channel_internal.negotiated && data_channel_internal.data_channel.is_none()
+                {
+                    data_channel_internal.dial(message.association_handle)?;
+                    opened = true;
+                }
+
                 // Process the inbound message, then check whether a still-connecting
                 // in-band channel just completed its DCEP handshake (initiator side).
                 // If so, promote it to Open and emit the open event.
-                let mut opened = false;
                 let data_channel = data_channel_internal
                     .data_channel
                     .as_mut()
@@ -824,6 +835,98 @@ mod tests {
             stats.peer_connection.data_channels_opened, 1,
             "open stats recorded for the negotiated channel"
         );
+    }
+
+    /// godot-webrtc-rs patch R4. The peer's first DATA on a negotiated stream can be read
+    /// before this side's
+    /// `SCTPHandshakeComplete` event: one datagram batch both completes the association and
+    /// carries it. The channel opens on that DATA and delivers it, and the late event neither
+    /// dials it again nor opens it twice.
+    #[test]
+    fn negotiated_channel_opens_on_data_read_before_handshake_complete() {
+        let now = Instant::now();
+        let mut ctx = DataChannelHandlerContext::new(now);
+        let (mut data_channels, handles) = registry(vec![negotiated_channel(3)]);
+        let handle = handles[0];
+        let mut stats = RTCStatsAccumulator::new();
+
+        for step in [
+            RTCMessageInternal::Dtls(DTLSMessage::Sctp(data_message(0, 3, b"early"))),
+            RTCMessageInternal::Dtls(DTLSMessage::Sctp(data_message(0, 3, b"later"))),
+        ] {
+            let mut handler = DataChannelHandler::new(
+                &mut ctx,
+                &mut data_channels,
+                &mut stats,
+                None,
+                RTCDtlsRole::Client,
+                None,
+            );
+            handler
+                .handle_read(TaggedRTCMessageInternal {
+                    now,
+                    transport: TransportContext::default(),
+                    message: step,
+                })
+                .unwrap();
+        }
+        let writes_before_event = ctx.write_outs.len();
+        let local_opens = ctx
+            .write_outs
+            .iter()
+            .filter(|w| {
+                matches!(&w.message, RTCMessageInternal::Dtls(DTLSMessage::Sctp(m)) if m.negotiated)
+            })
+            .count();
+        assert_eq!(
+            local_opens, 1,
+            "the early dial opens the stream locally once"
+        );
+        {
+            let mut handler = DataChannelHandler::new(
+                &mut ctx,
+                &mut data_channels,
+                &mut stats,
+                None,
+                RTCDtlsRole::Client,
+                None,
+            );
+            handler
+                .handle_event(TaggedRTCEventInternal {
+                    now,
+                    event: RTCEventInternal::SCTPHandshakeComplete(0),
+                })
+                .unwrap();
+        }
+
+        assert_eq!(
+            data_channels.get(&handle).unwrap().ready_state,
+            RTCDataChannelState::Open
+        );
+        assert_eq!(
+            ctx.write_outs.len(),
+            writes_before_event,
+            "the late handshake event must not dial the channel again"
+        );
+        let events = message_events(&ctx);
+        let payloads: Vec<&[u8]> = events
+            .iter()
+            .filter_map(|e| match e {
+                DataChannelEvent::Message(m) => Some(&m.data[..]),
+                _ => None,
+            })
+            .collect();
+        assert!(matches!(events.first(), Some(DataChannelEvent::Open)));
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| matches!(e, DataChannelEvent::Open))
+                .count(),
+            1,
+            "one open event"
+        );
+        assert_eq!(payloads, vec![&b"early"[..], &b"later"[..]]);
+        assert_eq!(stats.peer_connection.data_channels_opened, 1);
     }
 
     /// `emit_data_channel_opened` returns an error when the channel does not exist.

@@ -597,7 +597,18 @@ impl<'a>
                                 ::datachannel::data_channel::DataChannel::get_reliability_params(
                                     data_channel_open.channel_type,
                                 );
-                            let mut stream = conn.open_stream(message.stream_id, message.ppi)?;
+                            // godot-webrtc-rs patch R4: a negotiated stream id is agreed in
+                            // advance, so the peer may already have sent on it: its first DATA
+                            // created the stream, and opening it is then adopting it.
+                            let mut stream = if message.negotiated
+                                && conn.stream_ids().contains(&message.stream_id)
+                            {
+                                let mut stream = conn.stream(message.stream_id)?;
+                                stream.set_default_payload_type(message.ppi)?;
+                                stream
+                            } else {
+                                conn.open_stream(message.stream_id, message.ppi)?
+                            };
                             stream.set_reliability_params(
                                 unordered,
                                 reliability_type,
@@ -870,6 +881,8 @@ mod tests {
     //! packet reaches `write_outs` instead of being lost.
 
     use super::*;
+    use crate::data_channel::internal::RTCDataChannelInternal;
+    use crate::data_channel::parameters::DataChannelParameters;
     use crate::data_channel::registry::DataChannelRegistry;
     use crate::peer_connection::configuration::setting_engine::SctpMaxMessageSize;
     use crate::peer_connection::handler::datachannel::{
@@ -1016,10 +1029,13 @@ mod tests {
     }
 
     /// Build a client association that has sent COOKIE-ECHO but has not yet received COOKIE-ACK,
-    /// then create one DATA datagram from the already-established server.  This is the ordering
-    /// that can occur when a peer opens a DataChannel in the same flight as the final SCTP
-    /// handshake packet.
-    fn client_with_data_before_cookie_ack() -> (SctpHandlerContext, Vec<Bytes>, Vec<Bytes>) {
+    /// then create one DATA datagram (`payload` on stream 1) from the already-established
+    /// server.  This is the ordering that can occur when a peer opens a DataChannel, or sends on
+    /// a negotiated one, in the same flight as the final SCTP handshake packet.
+    fn client_with_data_before_cookie_ack(
+        ppi: PayloadProtocolIdentifier,
+        payload: Bytes,
+    ) -> (SctpHandlerContext, Vec<Bytes>, Vec<Bytes>) {
         let now = Instant::now();
 
         let mut client_ep = Endpoint::new(
@@ -1082,30 +1098,13 @@ mod tests {
         let cookie_ack = drain_transmits(&mut server_conn, now);
         assert!(!cookie_ack.is_empty(), "server must produce COOKIE-ACK");
 
-        // Send a DCEP OPEN before the client receives COOKIE-ACK.
-        let dcep_open = Message::DataChannelOpen(DataChannelOpen {
-            channel_type: ChannelType::Reliable,
-            priority: CHANNEL_PRIORITY_NORMAL,
-            reliability_parameter: 0,
-            label: b"early-channel".to_vec(),
-            protocol: Vec::new(),
-        })
-        .marshal()
-        .expect("DCEP OPEN");
+        // Send before the client receives COOKIE-ACK.
         {
-            let mut stream = server_conn
-                .open_stream(1, PayloadProtocolIdentifier::Dcep)
-                .expect("open server stream");
-            stream
-                .write_sctp(
-                    now,
-                    &Bytes::from(dcep_open),
-                    PayloadProtocolIdentifier::Dcep,
-                )
-                .expect("server data");
+            let mut stream = server_conn.open_stream(1, ppi).expect("open server stream");
+            stream.write_sctp(now, &payload, ppi).expect("server data");
         }
         let early_data = drain_transmits(&mut server_conn, now);
-        assert!(!early_data.is_empty(), "server must produce DCEP DATA");
+        assert!(!early_data.is_empty(), "server must produce DATA");
 
         (
             client_ctx(now, client_ep, client_ch, client_conn),
@@ -1384,7 +1383,19 @@ mod tests {
     #[test]
     fn inbound_data_waits_for_sctp_handshake() {
         let now = Instant::now();
-        let (mut ctx, cookie_ack, early_data) = client_with_data_before_cookie_ack();
+        let dcep_open = Message::DataChannelOpen(DataChannelOpen {
+            channel_type: ChannelType::Reliable,
+            priority: CHANNEL_PRIORITY_NORMAL,
+            reliability_parameter: 0,
+            label: b"early-channel".to_vec(),
+            protocol: Vec::new(),
+        })
+        .marshal()
+        .expect("DCEP OPEN");
+        let (mut ctx, cookie_ack, early_data) = client_with_data_before_cookie_ack(
+            PayloadProtocolIdentifier::Dcep,
+            Bytes::from(dcep_open),
+        );
 
         {
             let mut handler = SctpHandler::new(&mut ctx, 0);
@@ -1453,6 +1464,97 @@ mod tests {
             )),
             "the DataChannel Open event must follow SCTP establishment"
         );
+    }
+
+    /// godot-webrtc-rs patch R4. The peer sends on a negotiated channel in the flight that
+    /// completes our association, so one read both connects SCTP and delivers the DATA, which
+    /// creates the stream, before `SCTPHandshakeComplete` reaches the DataChannel handler. The
+    /// channel must open on that DATA, adopt the stream SCTP already made, and lose nothing.
+    #[test]
+    fn negotiated_channel_data_in_the_connecting_flight_opens_the_channel() {
+        let now = Instant::now();
+        let (mut ctx, cookie_ack, early_data) = client_with_data_before_cookie_ack(
+            PayloadProtocolIdentifier::Binary,
+            Bytes::from_static(b"first"),
+        );
+        {
+            let mut handler = SctpHandler::new(&mut ctx, 0);
+            for dgram in early_data.into_iter().chain(cookie_ack) {
+                handler.handle_read(raw_read(now, dgram)).expect("read");
+            }
+        }
+        let inbound: Vec<_> = ctx.read_outs.drain(..).collect();
+        assert_eq!(
+            inbound.len(),
+            1,
+            "the early DATA is delivered once connected"
+        );
+        assert!(
+            ctx.event_outs
+                .iter()
+                .any(|e| matches!(e.event, RTCEventInternal::SCTPHandshakeComplete(_))),
+            "the same read connects the association"
+        );
+
+        let mut data_channel_ctx = DataChannelHandlerContext::new(now);
+        let mut data_channels = DataChannelRegistry::new();
+        data_channels.insert(RTCDataChannelInternal::new(DataChannelParameters {
+            label: "negotiated".to_string(),
+            protocol: String::new(),
+            ordered: true,
+            max_packet_life_time: None,
+            max_retransmits: None,
+            negotiated: Some(1),
+        }));
+        let mut stats = RTCStatsAccumulator::new();
+        {
+            let mut handler = DataChannelHandler::new(
+                &mut data_channel_ctx,
+                &mut data_channels,
+                &mut stats,
+                None,
+                RTCDtlsRole::Client,
+                None,
+            );
+            for message in inbound {
+                handler
+                    .handle_read(message)
+                    .expect("early DATA, read first");
+            }
+            for event in ctx.event_outs.drain(..) {
+                handler
+                    .handle_event(event)
+                    .expect("handshake event, read last");
+            }
+        }
+
+        // The channel's local open (and its thresholds) reaches SCTP, which already holds the
+        // stream its DATA created.
+        {
+            let mut handler = SctpHandler::new(&mut ctx, 0);
+            for message in data_channel_ctx.write_outs.drain(..) {
+                handler
+                    .handle_write(message)
+                    .expect("opening a negotiated stream the peer already used");
+            }
+        }
+
+        let events: Vec<_> = data_channel_ctx
+            .read_outs
+            .iter()
+            .filter_map(|m| match &m.message {
+                RTCMessageInternal::Dtls(DTLSMessage::DataChannel(app)) => {
+                    Some(app.data_channel_event.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(matches!(events.first(), Some(DataChannelEvent::Open)));
+        assert!(
+            matches!(events.get(1), Some(DataChannelEvent::Message(m)) if &m.data[..] == b"first"),
+            "the early message is delivered after the open event: {events:?}"
+        );
+        assert_eq!(events.len(), 2);
     }
 
     /// With the pipeline already at its bound, inbound DATA must be left in the reassembly
