@@ -1809,3 +1809,128 @@ fn test_a_dropped_window_probe_is_resent_when_the_window_opens() -> Result<()> {
     );
     Ok(())
 }
+
+/// godot-webrtc-rs patch S7: a fast retransmission that is lost again is fast-retransmitted
+/// once SACKs for data sent after it report it missing three more times, also in Fast
+/// Recovery, instead of waiting for the T3-rtx timer; SACKs for data sent before it do not
+/// count.
+#[test]
+fn test_a_lost_fast_retransmission_is_fast_retransmitted_again() -> Result<()> {
+    let mut a = timed_test_association();
+    let mut receiver = timed_test_association();
+    receiver.peer_last_tsn = a.my_next_tsn.wrapping_sub(1);
+    a.rwnd = 1 << 20;
+    a.cwnd = 1 << 20;
+    a.ssthresh = 1 << 20;
+    let ppi = PayloadProtocolIdentifier::Binary;
+    a.open_stream(1, ppi)?;
+    receiver.open_stream(1, ppi)?;
+    let now = Instant::now();
+    let send = |a: &mut Association, messages: usize| -> Result<Vec<ChunkPayloadData>> {
+        for _ in 0..messages {
+            a.stream(1)?.write_sctp(now, &Bytes::from(vec![9u8; 1_000]), ppi)?;
+        }
+        Ok(transmitted_data(&a.gather_outbound(now).0))
+    };
+    // Delivers `chunk` and hands its SACK to the sender; returns what the sender sends next.
+    let mut deliver = |a: &mut Association, chunk: &ChunkPayloadData| -> Result<Vec<u32>> {
+        receiver.handle_data(chunk)?;
+        a.handle_sack(&receiver.create_selective_ack_chunk(), now)?;
+        Ok(transmitted_data(&a.gather_outbound(now).0)
+            .iter()
+            .map(|c| c.tsn)
+            .collect())
+    };
+
+    let first = send(&mut a, 8)?;
+    assert_eq!(first.len(), 8);
+    let lost = first[0].tsn;
+    // Three SACKs past the loss: fast retransmission, and that copy is lost too.
+    let mut resent = vec![];
+    for chunk in &first[1..4] {
+        resent.extend(deliver(&mut a, chunk)?);
+    }
+    assert_eq!(resent, vec![lost], "the first loss is fast-retransmitted");
+    assert!(a.in_fast_recovery);
+
+    // SACKs for the rest of the first flight, sent before the retransmission, say nothing
+    // about whether the retransmission arrived.
+    for chunk in &first[4..] {
+        assert!(
+            !deliver(&mut a, chunk)?.contains(&lost),
+            "a SACK for data older than the retransmission struck it"
+        );
+    }
+
+    // Data sent after the retransmission is acknowledged while it is still missing.
+    let later = send(&mut a, 3)?;
+    assert_eq!(later.len(), 3);
+    let mut resent_again = vec![];
+    for chunk in &later {
+        resent_again.extend(deliver(&mut a, chunk)?);
+    }
+    assert_eq!(
+        resent_again,
+        vec![lost],
+        "the lost retransmission is fast-retransmitted again"
+    );
+    assert_eq!(a.stats.get_num_fast_retrans(), 2);
+    assert_eq!(a.stats.get_num_t3timeouts(), 0);
+    Ok(())
+}
+
+/// godot-webrtc-rs patch S7: two losses from one window are one congestion event. Fast
+/// Recovery lasts until everything sent when it began is acknowledged, so the second loss is
+/// fast-retransmitted without halving cwnd again; a T3-rtx timeout ends it.
+#[test]
+fn test_two_losses_in_one_window_halve_cwnd_once() -> Result<()> {
+    let mut a = timed_test_association();
+    let mut receiver = timed_test_association();
+    receiver.peer_last_tsn = a.my_next_tsn.wrapping_sub(1);
+    a.rwnd = 1 << 20;
+    a.cwnd = 64 * a.mtu;
+    a.ssthresh = 32 * a.mtu;
+    let ppi = PayloadProtocolIdentifier::Binary;
+    a.open_stream(1, ppi)?;
+    receiver.open_stream(1, ppi)?;
+    let now = Instant::now();
+    for _ in 0..12 {
+        a.stream(1)?.write_sctp(now, &Bytes::from(vec![5u8; 1_000]), ppi)?;
+    }
+    let flight = transmitted_data(&a.gather_outbound(now).0);
+    assert_eq!(flight.len(), 12);
+    let mut deliver = |a: &mut Association, chunk: &ChunkPayloadData| -> Result<Vec<u32>> {
+        receiver.handle_data(chunk)?;
+        a.handle_sack(&receiver.create_selective_ack_chunk(), now)?;
+        Ok(transmitted_data(&a.gather_outbound(now).0)
+            .iter()
+            .map(|c| c.tsn)
+            .collect())
+    };
+
+    // Chunks 0 and 6 are lost. Three SACKs past chunk 0 start Fast Recovery.
+    let mut resent = vec![];
+    for chunk in &flight[1..6] {
+        resent.extend(deliver(&mut a, chunk)?);
+    }
+    assert_eq!(resent, vec![flight[0].tsn]);
+    let halved = a.cwnd;
+    assert_eq!(halved, 32 * a.mtu, "the first loss halves cwnd");
+
+    // Its retransmission arrives; the SACKs past chunk 6 then repair it in the same recovery.
+    let mut retransmission = flight[0].clone();
+    retransmission.nsent = 2;
+    resent = deliver(&mut a, &retransmission)?;
+    for chunk in &flight[7..10] {
+        resent.extend(deliver(&mut a, chunk)?);
+    }
+    assert_eq!(resent, vec![flight[6].tsn]);
+    assert!(a.in_fast_recovery, "recovery lasts until the whole window is acknowledged");
+    assert_eq!(a.cwnd, halved, "one window, one congestion event");
+
+    let at = a.timers.get(Timer::T3RTX).expect("T3-rtx armed");
+    a.handle_timeout(at);
+    assert!(!a.in_fast_recovery, "a timeout ends Fast Recovery");
+    assert_eq!(a.cwnd, a.mtu);
+    Ok(())
+}

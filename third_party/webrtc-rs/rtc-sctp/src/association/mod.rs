@@ -1514,7 +1514,21 @@ impl Association {
             self.t3_retransmit_pending = true;
         }
 
-        self.process_fast_retransmission(d.cumulative_tsn_ack, htna, cum_tsn_ack_point_advanced)?;
+        // godot-webrtc-rs patch S7: the TSNs this SACK reports missing end below its highest
+        // Gap Ack Block.
+        let highest_reported = d.cumulative_tsn_ack.wrapping_add(
+            d.gap_ack_blocks
+                .iter()
+                .map(|g| u32::from(g.end))
+                .max()
+                .unwrap_or(0),
+        );
+        self.process_fast_retransmission(
+            d.cumulative_tsn_ack,
+            htna,
+            highest_reported,
+            cum_tsn_ack_point_advanced,
+        )?;
 
         if self.use_forward_tsn {
             // RFC 3758 Sec 3.5 C1
@@ -1993,57 +2007,61 @@ impl Association {
         &mut self,
         cum_tsn_ack_point: u32,
         htna: u32,
+        highest_reported: u32,
         cum_tsn_ack_point_advanced: bool,
     ) -> Result<()> {
-        // HTNA algorithm - RFC 4960 Sec 7.2.4
-        // Increment missIndicator of each chunks that the SACK reported missing
-        // when either of the following is met:
-        // a)  Not in fast-recovery
-        //     miss indications are incremented only for missing TSNs prior to the
-        //     highest TSN newly acknowledged in the SACK.
-        // b)  In fast-recovery AND the Cumulative TSN Ack Point advanced
-        //     the miss indications are incremented for all TSNs reported missing
-        //     in the SACK.
-        if !self.in_fast_recovery || cum_tsn_ack_point_advanced {
-            let max_tsn = if !self.in_fast_recovery {
-                // a) increment only for missing TSNs prior to the HTNA
-                htna
-            } else {
-                // b) increment for all TSNs reported missing
-                cum_tsn_ack_point.wrapping_add(self.inflight_queue.len() as u32 + 1)
+        // godot-webrtc-rs patch S7: miss indications per RFC 9260 sec 7.2.4. The HTNA rule
+        // always applies: a SACK counts the missing TSNs below the highest TSN it newly
+        // acknowledges. In Fast Recovery a SACK that also advances the Cumulative TSN Ack
+        // Point counts every TSN it reports missing, i.e. below its highest Gap Ack Block,
+        // not the chunks still in flight past it. Upstream counted nothing at all during Fast
+        // Recovery unless the cumulative point advanced, so a retransmission lost there (the
+        // hole pins the cumulative point) waited for the T3-rtx timer. A chunk already resent
+        // only counts SACKs that newly acknowledge data sent after it (`resent_before_tsn`).
+        let max_tsn = if self.in_fast_recovery && cum_tsn_ack_point_advanced {
+            highest_reported
+        } else {
+            htna
+        };
+
+        let mut tsn = cum_tsn_ack_point.wrapping_add(1);
+        while sna32lt(tsn, max_tsn) {
+            let Some(c) = self.inflight_queue.get_mut(tsn) else {
+                return Err(Error::ErrTsnRequestNotExist);
             };
+            if c.is_outstanding()
+                && c.miss_indicator < 3
+                && c.resent_before_tsn.is_none_or(|next| sna32gte(htna, next))
+            {
+                c.miss_indicator += 1;
+                if c.miss_indicator == 3 {
+                    self.will_retransmit_fast = true;
+                    if !self.in_fast_recovery {
+                        // 2)  If not in Fast Recovery, adjust the ssthresh and cwnd of the
+                        //     destination address(es) to which the missing DATA chunks were
+                        //     last sent, according to the formula described in Section 7.2.3.
+                        self.in_fast_recovery = true;
+                        // godot-webrtc-rs patch S7: the exit point is the highest TSN sent
+                        // (RFC 9260 sec 7.2.4 step 2), so further losses from the same window
+                        // are one congestion event. Upstream used the HTNA, left recovery as
+                        // soon as the first hole was repaired and halved cwnd again for each
+                        // later loss of that window.
+                        self.fast_recover_exit_point = self.my_next_tsn.wrapping_sub(1);
+                        self.ssthresh = std::cmp::max(self.cwnd / 2, 4 * self.mtu);
+                        self.cwnd = self.ssthresh;
+                        self.partial_bytes_acked = 0;
 
-            let mut tsn = cum_tsn_ack_point.wrapping_add(1);
-            while sna32lt(tsn, max_tsn) {
-                if let Some(c) = self.inflight_queue.get_mut(tsn) {
-                    if c.is_outstanding() && c.miss_indicator < 3 {
-                        c.miss_indicator += 1;
-                        if c.miss_indicator == 3 && !self.in_fast_recovery {
-                            // 2)  If not in Fast Recovery, adjust the ssthresh and cwnd of the
-                            //     destination address(es) to which the missing DATA chunks were
-                            //     last sent, according to the formula described in Section 7.2.3.
-                            self.in_fast_recovery = true;
-                            self.fast_recover_exit_point = htna;
-                            self.ssthresh = std::cmp::max(self.cwnd / 2, 4 * self.mtu);
-                            self.cwnd = self.ssthresh;
-                            self.partial_bytes_acked = 0;
-                            self.will_retransmit_fast = true;
-
-                            trace!(
-                                "[{}] updated cwnd={} ssthresh={} inflight={} (FR)",
-                                self.side,
-                                self.cwnd,
-                                self.ssthresh,
-                                self.inflight_queue.get_num_bytes()
-                            );
-                        }
+                        trace!(
+                            "[{}] updated cwnd={} ssthresh={} inflight={} (FR)",
+                            self.side,
+                            self.cwnd,
+                            self.ssthresh,
+                            self.inflight_queue.get_num_bytes()
+                        );
                     }
-                } else {
-                    return Err(Error::ErrTsnRequestNotExist);
                 }
-
-                tsn = tsn.wrapping_add(1);
             }
+            tsn = tsn.wrapping_add(1);
         }
 
         if self.in_fast_recovery && cum_tsn_ack_point_advanced {
@@ -2536,7 +2554,8 @@ impl Association {
 
             for chunk in &mut to_fast_retrans {
                 if let Some(c) = self.inflight_queue.get_mut(chunk.tsn) {
-                    c.nsent += 1;
+                    // godot-webrtc-rs patch S7: restarts the chunk's miss indications.
+                    c.on_resent(self.my_next_tsn);
                     chunk.nsent = c.nsent;
                     self.stats.inc_fast_retrans();
                     trace!(
@@ -2718,7 +2737,8 @@ impl Association {
         for chunk in &mut chunks {
             if let Some(c) = self.inflight_queue.get_mut(chunk.tsn) {
                 c.retransmit = false;
-                c.nsent += 1;
+                // godot-webrtc-rs patch S7: restarts the chunk's miss indications.
+                c.on_resent(self.my_next_tsn);
                 chunk.nsent = c.nsent;
                 trace!(
                     "[{}] retransmitting tsn={} ssn={} sent={}",
@@ -3424,6 +3444,10 @@ impl Association {
                 if !window_probe {
                     self.ssthresh = std::cmp::max(self.cwnd / 2, 4 * self.mtu);
                     self.cwnd = self.mtu;
+                    // godot-webrtc-rs patch S7: the timeout ends Fast Recovery, as in usrsctp.
+                    // Recovery blocks slow start, and its exit point is now the highest TSN
+                    // sent, so it would hold cwnd at one MTU until all of that was repaired.
+                    self.in_fast_recovery = false;
                 }
                 trace!(
                     "[{}] updated cwnd={} ssthresh={} inflight={} (RTO)",

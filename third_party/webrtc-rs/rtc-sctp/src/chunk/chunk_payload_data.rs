@@ -148,6 +148,10 @@ pub struct ChunkPayloadData {
     /// Acknowledged by a peer SACK, independently of local payload release.
     pub(crate) acknowledged: bool,
     pub(crate) miss_indicator: u32,
+    /// godot-webrtc-rs patch S7: the next TSN to be assigned when this chunk was last sent
+    /// again. A SACK counts the resent chunk missing only once it newly acknowledges this TSN
+    /// or a later one, i.e. data sent after the retransmission (usrsctp's `fast_retran_tsn`).
+    pub(crate) resent_before_tsn: Option<u32>,
 
     /// Partial-reliability parameters used only by sender.
     ///
@@ -192,6 +196,7 @@ impl Default for ChunkPayloadData {
             user_data: Bytes::new(),
             acknowledged: false,
             miss_indicator: 0,
+            resent_before_tsn: None,
             since: None,
             created_at: None,
             message_id: None,
@@ -277,6 +282,7 @@ impl Chunk for ChunkPayloadData {
 
             acknowledged: false,
             miss_indicator: 0,
+            resent_before_tsn: None,
             since: None,
             created_at: None,
             message_id: None,
@@ -324,8 +330,19 @@ impl ChunkPayloadData {
         !self.acknowledged && !self.abandoned
     }
 
+    /// godot-webrtc-rs patch S7: a chunk already resent is a candidate again once it has
+    /// collected three new miss indications (its indicator restarts at each resend), so a lost
+    /// retransmission is repaired without waiting for the T3-rtx timer.
     pub(crate) fn is_fast_retransmit_candidate(&self) -> bool {
-        self.is_outstanding() && self.nsent == 1 && self.miss_indicator >= 3
+        self.is_outstanding() && self.miss_indicator >= 3
+    }
+
+    /// godot-webrtc-rs patch S7: records one more transmission of a chunk already sent.
+    /// `next_tsn` is the next TSN the association will assign.
+    pub(crate) fn on_resent(&mut self, next_tsn: u32) {
+        self.nsent += 1;
+        self.miss_indicator = 0;
+        self.resent_before_tsn = Some(next_tsn);
     }
 
     /// Record peer progress without changing payload ownership.
