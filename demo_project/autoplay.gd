@@ -39,6 +39,9 @@ var disconnected := {}
 var leaving_since := {}
 var leave_ms := {}
 var rtts: Array[float] = []
+## Direct connection → "RTTms/local-remote candidate types" from get_stats(), taken at the end
+## of play ("host-relay": we reach the peer's TURN relay address directly).
+var link_routes := {}
 var failures: Array[String] = []
 var chat_calls := 0
 var _refusal := ""
@@ -146,6 +149,7 @@ func _play() -> bool:
 	while true:
 		var elapsed := (Time.get_ticks_msec() - started) / 1000.0
 		if elapsed >= seconds:
+			_note_links()
 			return false
 		if quit_after >= 0.0 and elapsed >= quit_after:
 			await _leave_early()
@@ -161,6 +165,19 @@ func _play() -> bool:
 				game.ping_peer(peer)
 		await get_tree().process_frame
 	return false
+
+
+## Records how each direct connection is routed; a connected player without a selected
+## candidate pair would mean get_stats() does not see the path the game uses.
+func _note_links() -> void:
+	var links: Dictionary = game.link_stats()
+	for peer in links:
+		var stats: Dictionary = links[peer]
+		var local: String = stats["local_candidate"].get("type", "")
+		var remote: String = stats["remote_candidate"].get("type", "")
+		if local.is_empty() or remote.is_empty():
+			failures.append("get_stats() shows no selected pair for player %d" % peer)
+		link_routes[peer] = "%.1fms/%s-%s" % [stats["round_trip_time"] * 1000.0, local, remote]
 
 
 ## Says goodbye with our chat count, waits until everyone acknowledged, then quits.
@@ -236,12 +253,16 @@ func _finish() -> void:
 	var left := PackedStringArray()
 	for peer in leave_ms:
 		left.append("%d:%dms" % [peer, leave_ms[peer]])
+	var routes := PackedStringArray()
+	for peer in link_routes:
+		routes.append("%d:%s" % [peer, link_routes[peer]])
 	print("SUMMARY mode=%s id=%d peers_seen=%d/%d unreliable_sent=%d unreliable_received=%d"
 		% ["mesh" if mesh else "server", game.lobby.id, seen.size(), players - 1,
 			game.stats["unreliable_sent"], game.stats["unreliable_received"]]
-		+ " reliable_sent=%d reliable_received=%d/%d rtt_ms_p50=%.2f rtt_ms_max=%.2f left=%s result=%s"
+		+ " reliable_sent=%d reliable_received=%d/%d rtt_ms_p50=%.2f rtt_ms_max=%.2f links=%s left=%s result=%s"
 		% [game.stats["reliable_sent"], game.stats["reliable_received"], expected_chat,
-			_percentile(0.5), _percentile(1.0), ",".join(left) if not left.is_empty() else "-",
+			_percentile(0.5), _percentile(1.0), ",".join(routes) if not routes.is_empty() else "-",
+			",".join(left) if not left.is_empty() else "-",
 			"ok" if failures.is_empty() else "FAIL"])
 	for failure in failures:
 		print("FAILURE ", failure)

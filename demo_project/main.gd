@@ -35,6 +35,8 @@ var _status: Label
 var _seal_button: Button
 var _chat_log: RichTextLabel
 var _chat_input: LineEdit
+## Each direct connection's ping and route, from the addon's get_stats().
+var _links: Label
 
 
 func _ready() -> void:
@@ -76,7 +78,31 @@ func _physics_process(delta: float) -> void:
 	if _tick % SEND_EVERY_TICKS == 0 and not peers.is_empty():
 		sync_position.rpc(position_now)
 		stats["unreliable_sent"] += peers.size()
+	if _tick % 30 == 0:
+		_links.text = "\n".join(link_lines())
 	queue_redraw()
+
+
+## Per direct connection: the round trip ICE measured and how the peer is reached
+## ("host" on a LAN, "srflx" through a NAT, "relay" through TURN), from get_stats().
+func link_stats() -> Dictionary:
+	var links := {}
+	var rtc: WebRTCMultiplayerPeer = lobby.multiplayer_peer
+	for id in rtc.get_peers():
+		var connection = rtc.get_peer(id)["connection"]
+		if connection.has_method("get_stats"):
+			links[id] = connection.get_stats()
+	return links
+
+
+func link_lines() -> PackedStringArray:
+	var lines := PackedStringArray()
+	var links := link_stats()
+	for id in links:
+		var stats: Dictionary = links[id]
+		lines.append("player %d: %.1f ms, %s to %s" % [id, stats["round_trip_time"] * 1000.0,
+			stats["local_candidate"].get("type", "?"), stats["remote_candidate"].get("type", "?")])
+	return lines
 
 
 ## Sends a chat line to everyone.
@@ -178,6 +204,11 @@ func _build_ui() -> void:
 	_status.position = Vector2(16, 16)
 	_status.text = "Host a lobby, or join one by name."
 	ui.add_child(_status)
+
+	_links = Label.new()
+	_links.position = Vector2(600, 72)
+	_links.modulate = Color(1, 1, 1, 0.7)
+	ui.add_child(_links)
 
 	_seal_button = Button.new()
 	_seal_button.text = "Start (seal lobby)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every tests/godot/tests/test_*.gd (or those whose names are given as arguments) in its own
 # headless Godot process against the built addon. A script passes when it prints "RESULT PASS"
-# and exits 0 within its time limit. GODOT_PROJECT and GODOT_LOGS point at another copy of the
+# and exits 0 within its time limit, and its log shows no script error, panic, crash or leak. GODOT_PROJECT and GODOT_LOGS point at another copy of the
 # project (another platform's library) and log folder; GODOT_TIME_FACTOR stretches every limit
 # (an emulated engine).
 # Prints one "N passed, N failed" line at the end; exits non-zero when anything failed.
@@ -32,15 +32,17 @@ for script in "$project"/tests/test_*.gd; do
     code=$?
     ms=$(($(date +%s%3N) - start))
     secs="$((ms / 1000)).$((ms % 1000 / 100))"
-    # A Rust panic or an engine crash fails the script even if it claimed success.
-    if [[ $code -eq 0 ]] && grep -q "^RESULT PASS" "$log" && ! grep -qiE "panicked|rust panic|Program crashed|SIGSEGV" "$log"; then
+    # A Rust panic, an engine crash, a script error or anything left alive at exit fails the
+    # script even if it claimed success (tests/tools/godot-log-problems.sh).
+    if [[ $code -eq 0 ]] && grep -q "^RESULT PASS" "$log" && ! "$repo/tests/tools/godot-log-problems.sh" "$log" >/dev/null; then
         passed=$((passed + 1))
         echo "ok   $name (${secs}s)"
     else
         failed=$((failed + 1))
         [[ $code -eq 124 || $code -eq 137 ]] && echo "     timed out after ${limit}s" >>"$log"
         echo "FAIL $name (exit $code, ${secs}s); log: $log"
-        grep -E "FAIL|ERROR|panicked|timed out" "$log" | head -n 20 | sed 's/^/     /'
+        { grep -E "FAIL|timed out" "$log"; "$repo/tests/tools/godot-log-problems.sh" "$log"; } \
+            | head -n 20 | sed 's/^/     /'
     fi
 done
 echo "godot: $passed passed, $failed failed"

@@ -28,7 +28,7 @@ CLOSER = ["remote_saw_channel_close"]
 ORDER = ["mdns_candidate_accepted", "connect", "inband_seen", "lossy_seen", "remote_reliability",
          "text", "binary",
          "bulk_1mib", "unordered_lossy", "channel_close_seen", "remote_saw_channel_close",
-         "connection_close_seen"]
+         "connection_close_seen", "clean_exit"]
 LINE = re.compile(r"^CHECK (\S+) (PASS|FAIL) ?(.*)$")
 
 # Bugs of the other stack that a check runs into: (peer, direction, check, side) -> (the detail
@@ -51,7 +51,9 @@ def expected(side: str, direction: str) -> list[str]:
     offers = (side == "godot") == (direction == "godot-offers")
     checks = DATA + (CLOSER if offers else ANSWERER + CLOSE_SEEN)
     if side == "godot":
-        checks = ["mdns_candidate_accepted"] + checks + ([] if offers else GODOT_ANSWERER)
+        # clean_exit: written by run.sh from the Godot log (no script error, panic or leak).
+        checks = (["mdns_candidate_accepted"] + checks + ([] if offers else GODOT_ANSWERER)
+                  + ["clean_exit"])
     return checks
 
 

@@ -55,6 +55,12 @@ run_pair() {
         echo "CHECK run FAIL Godot did not create a lobby" >"$rlog"
     fi
     wait "$godot"
+    local problems
+    if problems=$("$repo/tests/tools/godot-log-problems.sh" "$glog"); then
+        echo "CHECK clean_exit FAIL $(head -n1 <<<"$problems")" >>"$glog"
+    else
+        echo "CHECK clean_exit PASS no script error, panic or leak in the Godot log" >>"$glog"
+    fi
 }
 
 for peer in ${INTEROP_PEERS:-libdatachannel aiortc werift chromium}; do

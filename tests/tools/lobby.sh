@@ -84,10 +84,14 @@ play_lobby() {
         fi
     fi
     for i in "${!pids[@]}"; do
+        local log="$dir/player-$((i + 1)).log"
         if ! wait "${pids[$i]}"; then
             status=1
             echo "player $((i + 1)) failed; the end of its log:" >&2
-            grep -vE "^\s+at: " "$dir/player-$((i + 1)).log" | tail -n 15 >&2
+            grep -vE "^\s+at: " "$log" | tail -n 15 >&2
+        elif "$repo/tests/tools/godot-log-problems.sh" "$log" >&2; then
+            status=1
+            echo "player $((i + 1)) finished, but its log shows the problems above" >&2
         fi
     done
     echo "$mode lobby $LOBBY_NAME, $players players:"

@@ -108,7 +108,8 @@ host() {
     LOBBY=$(sed -nE 's/^LOBBY ([^ ]+).*/\1/p' "$logs/$name.log" | head -n1)
 }
 
-# scenario NAME PLAYER_ARGS...: A hosts, B joins, both must finish with a SUMMARY.
+# scenario NAME PLAYER_ARGS...: A hosts, B joins, both must finish with a SUMMARY whose links
+# (from get_stats()) say the pair has a relay candidate at one end at least.
 scenario() {
     local name=$1 start=$(date +%s%3N)
     shift
@@ -119,7 +120,11 @@ scenario() {
     wait "$a"; local ca=$?
     wait "$b"; local cb=$?
     local ms=$(($(date +%s%3N) - start))
-    if [[ $ca -eq 0 && $cb -eq 0 ]] && grep -q "^SUMMARY" "$logs/$name-a.log" "$logs/$name-b.log"; then
+    local relayed
+    relayed=$(grep -h "^SUMMARY" "$logs/$name-a.log" "$logs/$name-b.log" \
+        | grep -cE " links=[0-9]+:[0-9.]+ms/([a-z]+-relay|relay-[a-z]+) ")
+    if [[ $ca -eq 0 && $cb -eq 0 && $relayed -eq 2 ]] \
+        && ! "$repo/tests/tools/godot-log-problems.sh" "$logs/$name-a.log" "$logs/$name-b.log"; then
         passed=$((passed + 1))
         echo "ok   $name ($ms ms)"
         grep -h "^SUMMARY" "$logs/$name-a.log" "$logs/$name-b.log" | sed 's/^/     /'

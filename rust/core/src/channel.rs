@@ -19,6 +19,8 @@ use crate::error::{Error, Result};
 use crate::options::{ChannelOptions, UNSET};
 use crate::runtime;
 use crate::state::{ChannelState, StateCell};
+use crate::stats::ChannelSnapshot;
+use crate::sync::lock;
 
 /// The inbox holds at most this many bytes (one message always fits)...
 const INBOX_MAX_BYTES: usize = 4 * 1024 * 1024;
@@ -63,9 +65,7 @@ impl ChannelShared {
     }
 
     fn inbox(&self) -> MutexGuard<'_, Inbox> {
-        self.inbox
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.inbox)
     }
 
     /// The SCTP stream id, once known.
@@ -108,6 +108,43 @@ impl ChannelShared {
             }
             room.await;
         }
+    }
+}
+
+/// What a connection keeps of each of its channels: enough to close them and to report them
+/// in `get_stats()`, without keeping them alive once the game lets go of them.
+#[derive(Clone)]
+pub(crate) struct ChannelRef {
+    shared: Weak<ChannelShared>,
+    dc: Weak<dyn DataChannel>,
+    label: String,
+}
+
+impl ChannelRef {
+    pub(crate) fn shared(&self) -> Option<Arc<ChannelShared>> {
+        self.shared.upgrade()
+    }
+
+    pub(crate) fn is_held(&self) -> bool {
+        self.shared.strong_count() > 0
+    }
+
+    /// The channel as `get_stats()` reports it, or `None` once the game let go of it.
+    pub(crate) async fn snapshot(&self) -> Option<ChannelSnapshot> {
+        let shared = self.shared.upgrade()?;
+        let state = shared.state.get();
+        let buffered_amount = match self.dc.upgrade() {
+            Some(dc) if state != ChannelState::Closed => {
+                dc.outstanding_bytes().await.unwrap_or(0) as u64
+            }
+            _ => 0,
+        };
+        Some(ChannelSnapshot {
+            label: self.label.clone(),
+            id: shared.stream_id(),
+            state,
+            buffered_amount,
+        })
     }
 }
 
@@ -203,8 +240,12 @@ impl Channel {
         }
     }
 
-    pub(crate) fn shared(&self) -> Weak<ChannelShared> {
-        Arc::downgrade(&self.shared)
+    pub(crate) fn reference(&self) -> ChannelRef {
+        ChannelRef {
+            shared: Arc::downgrade(&self.shared),
+            dc: Arc::downgrade(&self.dc),
+            label: self.info.label.clone(),
+        }
     }
 
     pub fn info(&self) -> &ChannelInfo {
@@ -339,9 +380,10 @@ async fn pump(dc: Arc<dyn DataChannel>, shared: Weak<ChannelShared>, pc: Weak<dy
         };
         match event {
             DataChannelEvent::OnOpen => {
-                // webrtc-rs reports a negotiated channel open before it has flushed the stream
-                // registration to SCTP; until the next driver wake-up a remote close (stream
-                // reset) for it is ignored. Setting the (default) threshold wakes the driver.
+                // webrtc-rs 0.21.1: a negotiated channel is reported open before its stream
+                // registration reaches SCTP; until the next driver wake-up a remote close
+                // (stream reset) for it is ignored. Setting the (default) threshold wakes the
+                // driver. Shown by `close_is_seen_by_the_other_side` in tests/loopback.rs.
                 let _ = dc.set_buffered_amount_low_threshold(0).await;
                 if shared.id.load(Ordering::Acquire) == UNSET as u32 {
                     if let Some(id) = stream_id(&pc, dc.id()).await {
@@ -365,7 +407,8 @@ async fn pump(dc: Arc<dyn DataChannel>, shared: Weak<ChannelShared>, pc: Weak<dy
     }
 }
 
-/// Looks up the SCTP stream id of an in-band channel; webrtc-rs exposes it only in stats.
+/// Looks up the SCTP stream id of an in-band channel.
+/// webrtc-rs 0.21.1: the id is exposed only in stats. Shown by the handshake test's `get_id()`.
 async fn stream_id(pc: &Weak<dyn PeerConnection>, handle: usize) -> Option<u16> {
     let pc = pc.upgrade()?;
     let wanted = format!("RTCDataChannel_{handle}");

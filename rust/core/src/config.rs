@@ -15,7 +15,7 @@ use webrtc::peer_connection::{
 };
 
 use crate::error::{Error, Result};
-use crate::value::{entries, Value};
+use crate::value::{entries, whole_number, Value};
 
 /// Largest message either side may send unless `maxMessageSize` says otherwise, advertised as
 /// `a=max-message-size`. webrtc-rs keeps a zeroed scratch buffer of this size per connection,
@@ -41,8 +41,14 @@ pub struct PeerConfig {
     pub mdns: Option<bool>,
     /// `maxMessageSize`: the largest message this connection sends or accepts, in bytes.
     pub max_message_size: usize,
+    /// `libdatachannel.portRangeBegin`/`portRangeEnd`: the UDP ports ICE may bind, inclusive.
+    pub port_range: Option<(u16, u16)>,
+    /// `libdatachannel.mtu`: the path MTU SCTP packets must fit in, with DTLS, UDP and IPv6.
+    pub mtu: Option<u32>,
     /// Keys that were ignored, reported in verbose output.
     pub ignored_keys: Vec<String>,
+    /// Keys that were understood but cannot be honoured, each with why; always shown.
+    pub warnings: Vec<String>,
 }
 
 /// One `iceServers` entry.
@@ -61,7 +67,10 @@ impl Default for PeerConfig {
             bind_addresses: Vec::new(),
             mdns: None,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            port_range: None,
+            mtu: None,
             ignored_keys: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -82,10 +91,60 @@ impl PeerConfig {
                     other => return Err(wrong_type("mdns", "bool", other)),
                 },
                 "maxMessageSize" => config.max_message_size = parse_max_message_size(value)?,
+                "libdatachannel" => config.parse_libdatachannel(value)?,
                 other => config.ignored_keys.push(other.to_owned()),
             }
         }
         Ok(config)
+    }
+
+    /// The official plugin's (webrtc-native 1.2) `libdatachannel` dictionary, so configs written
+    /// for it keep working: the port range and MTU are honoured, the rest is warned about.
+    fn parse_libdatachannel(&mut self, value: &Value) -> Result<()> {
+        let Value::Dict(dict) = value else {
+            return Err(wrong_type("libdatachannel", "a Dictionary", value));
+        };
+        let (mut begin, mut end) = (None, None);
+        for entry in entries(dict, "libdatachannel") {
+            let (key, value) = entry.map_err(Error::invalid)?;
+            let path = format!("libdatachannel.{key}");
+            match key {
+                "portRangeBegin" => begin = Some(parse_port(&path, value)?),
+                "portRangeEnd" => end = Some(parse_port(&path, value)?),
+                "mtu" => self.mtu = Some(parse_mtu(&path, value)?),
+                "enableIceTcp" => {
+                    if parse_bool(&path, value)? {
+                        self.warnings.push(format!(
+                            "{path}: ICE over TCP is not available in this plugin; connections use UDP only"
+                        ));
+                    }
+                }
+                "enableIceUdpMux" => {
+                    if parse_bool(&path, value)? {
+                        self.warnings.push(format!(
+                            "{path}: webrtc-rs 0.21.1 cannot share one UDP port between connections; \
+                             each connection binds its own (use portRangeBegin/portRangeEnd to bound them)"
+                        ));
+                    }
+                }
+                other => self.ignored_keys.push(format!("libdatachannel.{other}")),
+            }
+        }
+        self.port_range =
+            match (begin, end) {
+                (None, None) => None,
+                (Some(begin), Some(end)) if begin > 0 && begin <= end => Some((begin, end)),
+                (Some(begin), Some(end)) => {
+                    return Err(Error::invalid(format!(
+                    "config keys 'libdatachannel.portRangeBegin'/'portRangeEnd' must give a range \
+                     of ports 1..=65535 with begin <= end, got {begin}..{end}"
+                )))
+                }
+                _ => return Err(Error::invalid(
+                    "config keys 'libdatachannel.portRangeBegin' and 'portRangeEnd' go together",
+                )),
+            };
+        Ok(())
     }
 
     /// Where a connection binds and whether it uses mDNS, on a host whose interfaces have
@@ -136,16 +195,17 @@ impl PeerConfig {
             MulticastDnsMode::Disabled
         };
         let loopback = network.udp_addrs.iter().any(|addr| addr.ip().is_loopback());
-        SettingEngineBuilder::new()
+        let engine = SettingEngineBuilder::new()
             // A peer-reflexive pair is found when the remote's checks arrive before its trickled
-            // candidates, which is the normal order with trickle ICE. webrtc-rs then waits a full
-            // second before accepting it; a check that succeeded is proof enough.
+            // candidates, which is the normal order with trickle ICE. webrtc-rs 0.21.1 then
+            // waits a full second before accepting it; a check that succeeded is proof enough.
+            // Shown by the time-to-open benchmark.
             .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
             .with_host_acceptance_min_wait(Some(Duration::ZERO))
-            // The agent only acts on its timer tick, and set-up waits for a few ticks: the
-            // 200 ms default made loopback open in ~450 ms, 20 ms ticks in ~48 ms, 5 ms ticks
-            // in ~9-19 ms. 280 attempts keep the default 1.4 s budget per candidate pair. The
-            // tick only runs while checking: idle CPU of connected peers did not change.
+            // webrtc-rs 0.21.1: the agent only acts on its timer tick, 200 ms by default, and
+            // set-up waits for a few ticks (figures in PROFILES.md, "Sockets, timers and
+            // set-up"). 280 attempts keep the default 1.4 s budget per candidate pair; the tick
+            // only runs while checking. Shown by the time-to-open benchmark.
             .with_ice_connection_attempts(Some(Duration::from_millis(5)), Some(280))
             // A silent path is reported DISCONNECTED after 3 s and FAILED 5 s later.
             .with_ice_timeouts(
@@ -156,10 +216,18 @@ impl PeerConfig {
             .with_multicast_dns_mode(mdns)
             .with_include_loopback_candidate(loopback)
             .with_sctp_max_message_size(SctpMaxMessageSize::Bounded(self.max_message_size as u32))
-            .with_sctp_timer_config(sctp_timers())
-            .build()
+            .with_sctp_timer_config(sctp_timers());
+        match self.mtu {
+            Some(mtu) => engine.with_sctp_mtu(mtu - PATH_OVERHEAD).build(),
+            None => engine.build(),
+        }
     }
 }
+
+/// What a path MTU carries besides the SCTP packet: IPv6 (40) and UDP (8) headers, TURN
+/// ChannelData framing (4) and the DTLS record (37). webrtc-rs derives its default SCTP packet
+/// budget (1191) from the IPv6 minimum MTU of 1280 the same way.
+const PATH_OVERHEAD: u32 = 40 + 8 + 4 + 37;
 
 /// SCTP timers for games on lossy links. RFC 9260's defaults (RTO at least 1 s, SACKs delayed
 /// up to 200 ms) are made for bulk transfer over unknown paths: on an ordered reliable channel
@@ -365,10 +433,8 @@ fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
 }
 
 fn parse_max_message_size(value: &Value) -> Result<usize> {
-    let Value::Int(size) = value else {
-        return Err(wrong_type("maxMessageSize", "an int", value));
-    };
-    usize::try_from(*size)
+    let size = whole_number(value).ok_or_else(|| wrong_type("maxMessageSize", "an int", value))?;
+    usize::try_from(size)
         .ok()
         .filter(|size| (1..=MAX_MESSAGE_SIZE_LIMIT).contains(size))
         .ok_or_else(|| {
@@ -376,6 +442,37 @@ fn parse_max_message_size(value: &Value) -> Result<usize> {
                 "config key 'maxMessageSize' must be between 1 and {MAX_MESSAGE_SIZE_LIMIT} bytes, got {size}"
             ))
         })
+}
+
+fn parse_port(key: &str, value: &Value) -> Result<u16> {
+    let port = whole_number(value).ok_or_else(|| wrong_type(key, "an int", value))?;
+    u16::try_from(port).map_err(|_| {
+        Error::invalid(format!(
+            "config key '{key}' must be a port 0..=65535, got {port}"
+        ))
+    })
+}
+
+/// The smallest MTU every IPv6 path carries (RFC 8200); 65535 is the largest UDP datagram.
+const MTU_RANGE: std::ops::RangeInclusive<i64> = 1280..=65_535;
+
+fn parse_mtu(key: &str, value: &Value) -> Result<u32> {
+    let mtu = whole_number(value).ok_or_else(|| wrong_type(key, "an int", value))?;
+    if !MTU_RANGE.contains(&mtu) {
+        return Err(Error::invalid(format!(
+            "config key '{key}' must be between {} and {} bytes, got {mtu}",
+            MTU_RANGE.start(),
+            MTU_RANGE.end()
+        )));
+    }
+    Ok(mtu as u32)
+}
+
+fn parse_bool(key: &str, value: &Value) -> Result<bool> {
+    match value {
+        Value::Bool(flag) => Ok(*flag),
+        other => Err(wrong_type(key, "a bool", other)),
+    }
 }
 
 fn parse_transport_policy(value: &Value) -> Result<bool> {

@@ -3,9 +3,14 @@
 //! Errors and warnings always pass; debug detail only when the host asks for it (Godot's
 //! `--verbose`). The sink is a plain function so the core stays free of Godot types.
 
-use std::sync::RwLock;
+use std::panic::{self, PanicHookInfo};
+use std::sync::{Once, RwLock};
+use std::thread;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
+
+use crate::runtime::THREAD_NAME;
+use crate::sync::{read, write};
 
 /// Receives one formatted line per record.
 pub type Sink = fn(Level, &str);
@@ -68,7 +73,7 @@ impl Log for Bridge {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let sink = *SINK.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let sink = *read(&SINK);
         if let Some(sink) = sink {
             let message = format!("[{}] {}", record.target(), record.args());
             let level = shown_level(record.level(), &message);
@@ -83,6 +88,8 @@ impl Log for Bridge {
 
 /// Starts forwarding records to `sink`; `verbose` adds debug records.
 pub fn install(sink: Sink, verbose: bool) {
+    static PANIC_HOOK: Once = Once::new();
+    PANIC_HOOK.call_once(install_panic_hook);
     // Fails only if another logger was installed first; then that one keeps the records.
     let _ = log::set_logger(&BRIDGE);
     log::set_max_level(if verbose {
@@ -90,16 +97,46 @@ pub fn install(sink: Sink, verbose: bool) {
     } else {
         LevelFilter::Warn
     });
-    *SINK
-        .write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(sink);
+    *write(&SINK) = Some(sink);
 }
 
 /// Stops forwarding; records after this are dropped. Called before the host goes away.
 pub fn uninstall() {
-    *SINK
-        .write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+    *write(&SINK) = None;
+}
+
+/// A panic on a runtime thread has no Godot call above it to report it: Rust would print it to
+/// stderr, which a game's players never see, and the task would end silently. It goes to the
+/// sink as an error instead. Panics on other threads (the game's, where the binding reports
+/// them) keep the hook they had.
+fn install_panic_hook() {
+    let previous = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        let sink = *read(&SINK);
+        match sink {
+            Some(sink) if thread::current().name() == Some(THREAD_NAME) => {
+                sink(Level::Error, &panic_report(info))
+            }
+            _ => previous(info),
+        }
+    }));
+}
+
+fn panic_report(info: &PanicHookInfo<'_>) -> String {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    let place = info
+        .location()
+        .map(|location| format!(" at {}:{}", location.file(), location.line()))
+        .unwrap_or_default();
+    format!(
+        "internal error: a Rust panic on a network thread{place}: {message}. Please report it; \
+         the connection it served may stop responding"
+    )
 }
 
 #[cfg(test)]
@@ -120,5 +157,39 @@ mod tests {
             "[rtc_sctp::association] handle_inbound got err: abort chunk, with following errors: ";
         assert_eq!(shown_level(Level::Error, abort), Level::Debug);
         assert_eq!(shown_level(Level::Warn, abort), Level::Warn);
+    }
+
+    use crate::sync::lock;
+    use std::sync::Mutex;
+
+    static REPORTED: Mutex<Vec<(Level, String)>> = Mutex::new(Vec::new());
+
+    fn keep(level: Level, line: &str) {
+        lock(&REPORTED).push((level, line.to_owned()));
+    }
+
+    #[test]
+    fn a_panic_on_a_runtime_thread_reaches_the_sink() {
+        install(keep, false);
+        let outcome = thread::Builder::new()
+            .name(THREAD_NAME.to_owned())
+            .spawn(|| panic!("the driver fell over"))
+            .expect("thread")
+            .join();
+        assert!(outcome.is_err(), "the thread panicked");
+        let reported = lock(&REPORTED).clone();
+        let panics: Vec<_> = reported
+            .iter()
+            .filter(|(_, line)| line.contains("the driver fell over"))
+            .collect();
+        assert_eq!(panics.len(), 1, "{reported:?}");
+        let (level, line) = panics[0];
+        assert_eq!(*level, Level::Error);
+        assert!(
+            line.contains("Rust panic on a network thread at "),
+            "{line}"
+        );
+        assert!(line.contains("logging.rs"), "the location is given: {line}");
+        uninstall();
     }
 }

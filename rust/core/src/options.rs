@@ -3,7 +3,7 @@
 use webrtc::data_channel::RTCDataChannelInit;
 
 use crate::error::{Error, Result};
-use crate::value::{entries, Value};
+use crate::value::{entries, whole_number, Value};
 
 /// What Godot's getters report for a value that was never set (its documented convention).
 pub const UNSET: i32 = 65535;
@@ -111,13 +111,9 @@ fn as_bool(key: &str, value: &Value) -> Result<bool> {
     }
 }
 
-/// An integer in `0..=max`. Whole floats are accepted: dictionaries parsed from JSON hold floats.
+/// An integer in `0..=max` (whole floats too, see [`whole_number`]).
 fn as_u16(key: &str, value: &Value, max: u16) -> Result<u16> {
-    let number = match value {
-        Value::Int(n) => *n,
-        Value::Float(f) if f.fract() == 0.0 && f.is_finite() => *f as i64,
-        other => return Err(wrong_type(key, "an int", other)),
-    };
+    let number = whole_number(value).ok_or_else(|| wrong_type(key, "an int", value))?;
     u16::try_from(number)
         .ok()
         .filter(|n| *n <= max)

@@ -7,30 +7,35 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 use webrtc::data_channel::DataChannel;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceCandidateInit,
     RTCIceConnectionState, RTCIceGatheringState, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
-    RTCSessionDescription,
+    RTCSessionDescription, RTCStatsReport, StatsSelector,
 };
 
 use crate::candidate::{self, Incoming};
-use crate::channel::{Channel, ChannelShared};
+use crate::channel::{Channel, ChannelRef};
 use crate::config::{self, PeerConfig};
 use crate::error::{Error, Result};
 use crate::options::ChannelOptions;
+use crate::ports::{self, PortClaim};
 use crate::runtime;
-use crate::sockets::{webrtc_runtime, SetupWindow};
+use crate::sockets::webrtc_runtime;
 use crate::state::{ConnectionState, GatheringState, SignalingState, StateCell};
+use crate::stats::{self, ConnectionStats};
+use crate::sync::lock;
+use crate::timers::SetupWindow;
 
 /// Candidates held until the remote description arrives; more is a misbehaving peer.
 const MAX_PENDING_CANDIDATES: usize = 256;
 
-/// How long a relay-only connection may wait for its first TURN allocation. webrtc-rs never
-/// finishes gathering when a TURN server does not answer at all.
+/// How long a relay-only connection may wait for its first TURN allocation.
+/// webrtc-rs 0.21.1: gathering never finishes when a TURN server does not answer at all.
+/// Shown by `tests/turn/run.sh` (a player with a wrong password gives up).
 const RELAY_GATHERING_LIMIT: Duration = Duration::from_secs(10);
 
 /// How long set-up keeps the driver's timers quick after each step that starts it (a
@@ -101,17 +106,12 @@ struct PeerShared {
     gathering: StateCell<GatheringState>,
     /// Media id stamped on our candidates; taken from our local description.
     local_mid: Mutex<String>,
-    /// Every channel of this connection, so `close()` can mark them closed at once.
-    channels: Mutex<Vec<Weak<ChannelShared>>>,
+    /// Every channel of this connection, so `close()` can mark them closed at once and
+    /// `get_stats()` can report them.
+    channels: Mutex<Vec<ChannelRef>>,
     /// Local candidates gathered; none at the end of gathering means no path can ever work.
     candidates: AtomicUsize,
     closed: AtomicBool,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl PeerShared {
@@ -136,15 +136,16 @@ impl PeerShared {
     /// Marks every channel closed: the connection under them is gone (closed or failed), so
     /// sends must fail instead of queueing for a transport that will never carry them.
     fn close_channels(&self) {
-        for channel in lock(&self.channels).drain(..) {
-            if let Some(channel) = channel.upgrade() {
+        for channel in lock(&self.channels).iter() {
+            if let Some(channel) = channel.shared() {
                 channel.mark_closed();
             }
         }
     }
 
-    /// Fails a connection that has no local candidate once gathering is over (or overdue):
-    /// webrtc-rs keeps it CONNECTING for ever, and Godot code waits for FAILED.
+    /// Fails a connection that has no local candidate once gathering is over (or overdue).
+    /// webrtc-rs 0.21.1: it keeps such a connection CONNECTING for ever, and Godot code waits
+    /// for FAILED. Shown by `tests/turn/run.sh` (wrong password).
     fn fail_without_candidates(&self) {
         if self.candidates.load(Ordering::Acquire) > 0 || self.closed.load(Ordering::Acquire) {
             return;
@@ -164,14 +165,14 @@ impl PeerShared {
     fn stream_id_taken(&self, id: u16) -> bool {
         lock(&self.channels)
             .iter()
-            .filter_map(Weak::upgrade)
+            .filter_map(ChannelRef::shared)
             .any(|channel| channel.stream_id() == Some(id) && !channel.is_closed())
     }
 
     fn track(&self, channel: &Channel) {
         let mut channels = lock(&self.channels);
-        channels.retain(|weak| weak.strong_count() > 0);
-        channels.push(channel.shared());
+        channels.retain(ChannelRef::is_held);
+        channels.push(channel.reference());
     }
 }
 
@@ -270,6 +271,8 @@ struct Live {
     has_remote: bool,
     /// Whether `.local` candidates can be resolved (mDNS is on for this connection).
     mdns: bool,
+    /// The port of `libdatachannel.portRange*` this connection binds, held while it lives.
+    _ports: Option<PortClaim>,
 }
 
 /// A WebRTC peer connection with Godot's synchronous API.
@@ -356,7 +359,11 @@ impl Peer {
     /// The live connection, building it on first use.
     fn live(&mut self) -> Result<&mut Live> {
         if self.live.is_none() {
-            let network = self.config.network(&config::local_addresses());
+            let mut network = self.config.network(&config::local_addresses());
+            let ports = match self.config.port_range {
+                Some(range) => ports::claim(&mut network.udp_addrs, range)?,
+                None => None,
+            };
             let setup = Arc::new(SetupWindow::default());
             let handler = Arc::new(Handler {
                 shared: self.shared.clone(),
@@ -371,8 +378,9 @@ impl Peer {
                 .with_handler(handler.clone())
                 .with_runtime(webrtc_runtime(setup.clone()))
                 .with_udp_addrs(network.udp_addrs);
-            let pc = runtime::block_on(builder.build())?
-                .map_err(|err| Error::failed("cannot create the peer connection", err))?;
+            let pc = runtime::call(builder.build(), |err| {
+                Error::failed("cannot create the peer connection", err)
+            })?;
             let pc: Arc<dyn PeerConnection> = Arc::new(pc);
             let _ = handler.pc.set(Arc::downgrade(&pc));
             self.live = Some(Live {
@@ -382,6 +390,7 @@ impl Peer {
                 pending: Vec::new(),
                 has_remote: false,
                 mdns: network.mdns,
+                _ports: ports,
             });
         }
         self.live
@@ -394,8 +403,9 @@ impl Peer {
         self.require_new("create_offer()")?;
         let live = self.live()?;
         let pc = live.pc.clone();
-        let offer = runtime::block_on(pc.create_offer(None))?
-            .map_err(|err| Error::failed("cannot create an offer", err))?;
+        let offer = runtime::call(pc.create_offer(None), |err| {
+            Error::failed("cannot create an offer", err)
+        })?;
         live.shared.push(PeerEvent::SessionDescription {
             kind: SdpKind::Offer,
             sdp: offer.sdp,
@@ -412,8 +422,9 @@ impl Peer {
         let pc = live.pc.clone();
         // Candidates and connectivity checks follow at once.
         live.setup.open_for(SETUP_SPAN);
-        runtime::block_on(pc.set_remote_description(description))?
-            .map_err(|err| Error::invalid(format!("remote {} rejected: {err}", kind.as_str())))?;
+        runtime::call(pc.set_remote_description(description), |err| {
+            Error::invalid(format!("remote {} rejected: {err}", kind.as_str()))
+        })?;
         live.has_remote = true;
         for candidate in std::mem::take(&mut live.pending) {
             if let Err(err) = runtime::block_on(pc.add_ice_candidate(candidate.clone()))? {
@@ -428,8 +439,9 @@ impl Peer {
             SdpKind::Answer => SignalingState::Stable,
         };
         if kind == SdpKind::Offer {
-            let answer = runtime::block_on(pc.create_answer(None))?
-                .map_err(|err| Error::failed("cannot create an answer", err))?;
+            let answer = runtime::call(pc.create_answer(None), |err| {
+                Error::failed("cannot create an answer", err)
+            })?;
             self.shared.push(PeerEvent::SessionDescription {
                 kind: SdpKind::Answer,
                 sdp: answer.sdp,
@@ -446,8 +458,9 @@ impl Peer {
         *lock(&live.shared.local_mid) = candidate::first_mid(sdp).unwrap_or_else(|| "0".into());
         let pc = live.pc.clone();
         live.setup.open_for(SETUP_SPAN);
-        runtime::block_on(pc.set_local_description(description))?
-            .map_err(|err| Error::invalid(format!("local {} rejected: {err}", kind.as_str())))?;
+        runtime::call(pc.set_local_description(description), |err| {
+            Error::invalid(format!("local {} rejected: {err}", kind.as_str()))
+        })?;
         if self.config.relay_only && !self.config.ice_servers.is_empty() {
             let shared = Arc::downgrade(&self.shared);
             if let Ok(handle) = runtime::handle() {
@@ -500,8 +513,9 @@ impl Peer {
             return Ok(());
         }
         let pc = live.pc.clone();
-        runtime::block_on(pc.add_ice_candidate(init))?
-            .map_err(|err| Error::invalid(format!("ICE candidate '{name}' rejected: {err}")))
+        runtime::call(pc.add_ice_candidate(init), |err| {
+            Error::invalid(format!("ICE candidate '{name}' rejected: {err}"))
+        })
     }
 
     /// Creates a channel. Only allowed in STATE_NEW, before the offer, as in the engine's docs.
@@ -512,8 +526,9 @@ impl Peer {
     ) -> Result<Channel> {
         self.require_new("create_data_channel()")?;
         if let Some(id) = options.negotiated_id {
-            // W3C: OperationError. webrtc-rs would accept it, and the second channel would
-            // take the first one's messages.
+            // W3C: OperationError. webrtc-rs 0.21.1: it accepts the second channel, which then
+            // takes the first one's messages. Shown by
+            // `a_second_negotiated_channel_with_a_taken_id_is_refused` in tests/loopback.rs.
             if self.shared.stream_id_taken(id) {
                 return Err(Error::invalid(format!(
                     "cannot create channel '{label}': id {id} is already used by another channel \
@@ -524,11 +539,38 @@ impl Peer {
         let max_message_size = self.config.max_message_size;
         let live = self.live()?;
         let pc = live.pc.clone();
-        let dc = runtime::block_on(pc.create_data_channel(label, Some(options.to_init())))?
-            .map_err(|err| Error::invalid(format!("cannot create channel '{label}': {err}")))?;
+        let dc = runtime::call(
+            pc.create_data_channel(label, Some(options.to_init())),
+            |err| Error::invalid(format!("cannot create channel '{label}': {err}")),
+        )?;
         let channel = Channel::local(dc, label, options, Arc::downgrade(&pc), max_message_size);
         live.shared.track(&channel);
         Ok(channel)
+    }
+
+    /// The figures a game shows in its HUD. Cheap enough for every frame: one snapshot of
+    /// webrtc-rs's counters, no network traffic.
+    pub fn get_stats(&self) -> ConnectionStats {
+        let channels: Vec<ChannelRef> = {
+            let mut channels = lock(&self.shared.channels);
+            channels.retain(ChannelRef::is_held);
+            channels.clone()
+        };
+        let pc = self.live.as_ref().map(|live| live.pc.clone());
+        let collected = runtime::block_on(async move {
+            let mut snapshots = Vec::with_capacity(channels.len());
+            for channel in &channels {
+                snapshots.extend(channel.snapshot().await);
+            }
+            match pc {
+                Some(pc) => {
+                    let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
+                    stats::collect(&report, snapshots)
+                }
+                None => stats::collect(&RTCStatsReport::default(), snapshots),
+            }
+        });
+        collected.unwrap_or_default()
     }
 
     /// Closes the connection without waiting: states read CLOSED at once, the goodbye to the

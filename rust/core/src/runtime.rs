@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -17,12 +17,12 @@ use once_cell::sync::Lazy;
 use tokio::runtime::{Builder, Handle, Runtime};
 
 use crate::error::{Error, Result};
+use crate::sync::lock;
 
 /// Worker threads: one fewer than the cores the process may use, so the game thread keeps a
 /// core, and at most two, which keep sockets, DTLS and SCTP moving for hundreds of peers. On a
-/// two-core machine the second worker only fought the game thread and the first one for the
-/// cores: with one, loopback throughput rose from ~65 to ~80 MB/s and the 64-byte echo from
-/// ~150 to ~105 µs (p50).
+/// two-core machine a second worker only fought the game thread and the first one for the
+/// cores (figures in PROFILES.md, "The shared runtime").
 fn worker_threads() -> usize {
     std::thread::available_parallelism()
         .map_or(2, |cores| cores.get().saturating_sub(1))
@@ -44,14 +44,15 @@ static STOPPED: AtomicBool = AtomicBool::new(false);
 /// bound only keeps a wedged thread from hanging the game on exit.
 const JOIN_LIMIT: Duration = Duration::from_secs(5);
 
+/// The name of the runtime's worker threads, by which the panic hook in [`crate::logging`]
+/// knows them.
+pub(crate) const THREAD_NAME: &str = "webrtc-rs";
+
 /// Background closes still running; [`shutdown`] gives them a moment to say goodbye to peers.
 static CLOSING: Lazy<(Mutex<usize>, Condvar)> = Lazy::new(|| (Mutex::new(0), Condvar::new()));
 
 fn closing_count() -> std::sync::MutexGuard<'static, usize> {
-    CLOSING
-        .0
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    lock(&CLOSING.0)
 }
 
 enum RuntimeSlot {
@@ -70,13 +71,11 @@ pub fn handle() -> Result<&'static Handle> {
             Ok(handle)
         };
     }
-    let mut slot = RUNTIME
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut slot = lock(&RUNTIME);
     if let RuntimeSlot::Idle = *slot {
         let runtime = Builder::new_multi_thread()
             .worker_threads(worker_threads())
-            .thread_name("webrtc-rs")
+            .thread_name(THREAD_NAME)
             .enable_all()
             .build()
             .map_err(|err| Error::failed("cannot start the WebRTC runtime", err))?;
@@ -93,9 +92,9 @@ pub fn handle() -> Result<&'static Handle> {
 /// Used only for calls that webrtc-rs answers from memory (descriptions, channel creation,
 /// sends), never for anything that waits on the network. Such calls nearly always finish on
 /// their first poll, which is tried before entering the runtime's blocking machinery: that
-/// entry cost about as much as the query itself (`get_buffered_amount` went from ~190 to
-/// ~140 ns on an idle channel, ~600 to ~390 ns during a transfer). Only when the connection's
-/// lock is held by its network task does the caller wait.
+/// entry cost about as much as the query itself (figures in PROFILES.md, "The shared
+/// runtime"). Only when the connection's lock is held by its network task does the caller
+/// wait.
 pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output> {
     let handle = handle()?;
     let mut future = pin!(future);
@@ -107,6 +106,14 @@ pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output> {
         }
     }
     Ok(handle.block_on(future))
+}
+
+/// Runs one webrtc-rs call to completion, its error turned into ours by `describe`.
+pub(crate) fn call<T, E, F>(future: F, describe: impl FnOnce(E) -> Error) -> Result<T>
+where
+    F: Future<Output = std::result::Result<T, E>>,
+{
+    block_on(future)?.map_err(describe)
 }
 
 /// Spawns a connection close that must not block the caller; [`shutdown`] waits for it briefly.
@@ -138,15 +145,13 @@ pub fn shutdown(grace: Duration) {
         closing = CLOSING
             .1
             .wait_timeout(closing, left)
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(PoisonError::into_inner)
             .0;
     }
     drop(closing);
     STOPPED.store(true, Ordering::Release);
     let previous = {
-        let mut slot = RUNTIME
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut slot = lock(&RUNTIME);
         std::mem::replace(&mut *slot, RuntimeSlot::Stopped)
     };
     if let RuntimeSlot::Running(runtime) = previous {

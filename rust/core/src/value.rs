@@ -35,6 +35,16 @@ impl Value {
     }
 }
 
+/// An integer, or a float with no fractional part: dictionaries parsed from JSON hold every
+/// number as a float, so `1024.0` must count as the int it was written as.
+pub(crate) fn whole_number(value: &Value) -> Option<i64> {
+    match value {
+        Value::Int(n) => Some(*n),
+        Value::Float(f) if f.fract() == 0.0 && f.is_finite() => Some(*f as i64),
+        _ => None,
+    }
+}
+
 /// Iterates a dictionary's entries with string keys; a non-string key is an error.
 pub(crate) fn entries<'a>(
     dict: &'a [(Value, Value)],

@@ -236,3 +236,42 @@ fn a_second_negotiated_channel_with_a_taken_id_is_refused() {
     assert_eq!(got.0.as_deref(), Some(&b"Hi from P1"[..]));
     assert_eq!(got.1.as_deref(), Some(&b"Hi from P2"[..]));
 }
+
+/// `libdatachannel.portRangeBegin`/`portRangeEnd` (the official plugin's keys): every
+/// connection binds a port of the range, and one too many gets a clear error instead.
+#[test]
+fn connections_bind_ports_of_the_configured_range_and_a_full_range_is_refused() {
+    let begin = (43_000..44_000)
+        .step_by(3)
+        .find(|port| (*port..port + 2).all(|p| std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok()))
+        .expect("two free ports");
+    let range = Value::Dict(dict(&[
+        ("portRangeBegin", Value::Int(i64::from(begin))),
+        ("portRangeEnd", Value::Int(i64::from(begin + 1))),
+    ]));
+    let config = || common::loopback_config_with(&[("libdatachannel", range.clone())]);
+    let mut a = Side::with_config(config());
+    let mut b = Side::with_config(config());
+    let (_ca, _cb) = open_negotiated(&mut a, &mut b, "ranged", 2);
+    let ports: Vec<u16> = [&a, &b]
+        .iter()
+        .map(|side| {
+            side.peer
+                .get_stats()
+                .local_candidate
+                .expect("a selected pair")
+                .port
+        })
+        .collect();
+    assert!(
+        ports.iter().all(|port| (begin..=begin + 1).contains(port)) && ports[0] != ports[1],
+        "ports {ports:?} outside {begin}..={} or shared",
+        begin + 1
+    );
+
+    let mut third = Side::with_config(config());
+    match third.peer.create_data_channel("late", &negotiated(2)) {
+        Err(Error::Unavailable(why)) => assert!(why.contains("widen the range"), "{why}"),
+        other => panic!("a third connection on a two-port range: {:?}", other.err()),
+    }
+}

@@ -101,9 +101,10 @@ fn rejects_wrong_types_and_malformed_urls_with_the_key_named() {
             "maxMessageSize",
         ),
         (
-            config(&[("maxMessageSize", Value::Float(1024.0))]),
+            config(&[("maxMessageSize", Value::Float(1024.5))]),
             "maxMessageSize",
         ),
+        (config(&[("maxMessageSize", s("1024"))]), "maxMessageSize"),
     ];
     for (result, needle) in cases {
         match result {
@@ -125,6 +126,9 @@ fn max_message_size_defaults_to_64_kib_and_goes_up_to_256_kib() {
         let parsed = config(&[("maxMessageSize", Value::Int(size))]).expect("valid");
         assert_eq!(parsed.max_message_size as i64, size);
     }
+    // As a dictionary parsed from JSON holds it.
+    let from_json = config(&[("maxMessageSize", Value::Float(131_072.0))]).expect("valid");
+    assert_eq!(from_json.max_message_size, 131_072);
 }
 
 #[test]
@@ -186,5 +190,79 @@ fn channel_options_follow_godot_rules() {
         options(&[("protocol", Value::Nil)]),
     ] {
         assert!(matches!(bad, Err(Error::InvalidParameter(_))), "{bad:?}");
+    }
+}
+
+fn libdatachannel(entries: &[(&str, Value)]) -> Result<PeerConfig, Error> {
+    config(&[("libdatachannel", Value::Dict(dict(entries)))])
+}
+
+#[test]
+fn the_official_plugins_libdatachannel_keys_are_understood() {
+    let parsed = libdatachannel(&[
+        ("portRangeBegin", Value::Int(47_000)),
+        ("portRangeEnd", Value::Float(47_010.0)),
+        ("mtu", Value::Int(1400)),
+        ("enableIceTcp", Value::Bool(true)),
+        ("enableIceUdpMux", Value::Bool(true)),
+        ("maxMessageSize", Value::Int(1)),
+    ])
+    .expect("valid");
+    assert_eq!(parsed.port_range, Some((47_000, 47_010)));
+    assert_eq!(parsed.mtu, Some(1400));
+    assert_eq!(parsed.warnings.len(), 2, "{:?}", parsed.warnings);
+    assert!(parsed.warnings[0].contains("libdatachannel.enableIceTcp"));
+    assert!(parsed.warnings[1].contains("libdatachannel.enableIceUdpMux"));
+    assert_eq!(parsed.ignored_keys, vec!["libdatachannel.maxMessageSize"]);
+
+    let off = libdatachannel(&[
+        ("enableIceTcp", Value::Bool(false)),
+        ("enableIceUdpMux", Value::Bool(false)),
+    ])
+    .expect("valid");
+    assert!(off.warnings.is_empty(), "nothing to warn about when off");
+}
+
+#[test]
+fn bad_libdatachannel_values_name_the_key() {
+    let cases = [
+        (config(&[("libdatachannel", s("ports"))]), "libdatachannel"),
+        (
+            libdatachannel(&[("portRangeBegin", Value::Int(47_000))]),
+            "go together",
+        ),
+        (
+            libdatachannel(&[
+                ("portRangeBegin", Value::Int(47_010)),
+                ("portRangeEnd", Value::Int(47_000)),
+            ]),
+            "begin <= end",
+        ),
+        (
+            libdatachannel(&[
+                ("portRangeBegin", Value::Int(1)),
+                ("portRangeEnd", Value::Int(70_000)),
+            ]),
+            "libdatachannel.portRangeEnd",
+        ),
+        (
+            libdatachannel(&[("mtu", Value::Int(500))]),
+            "libdatachannel.mtu",
+        ),
+        (
+            libdatachannel(&[("enableIceTcp", s("yes"))]),
+            "libdatachannel.enableIceTcp",
+        ),
+    ];
+    for (result, needle) in cases {
+        match result {
+            Err(Error::InvalidParameter(message)) => {
+                assert!(
+                    message.contains(needle),
+                    "{message:?} should mention {needle:?}"
+                )
+            }
+            other => panic!("expected InvalidParameter mentioning {needle:?}, got {other:?}"),
+        }
     }
 }

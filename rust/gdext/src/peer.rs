@@ -8,11 +8,12 @@ use godot::classes::{
 use godot::global::Error as GodotError;
 use godot::meta::ToGodot;
 use godot::obj::{Base, EngineEnum, Gd, WithBaseField};
+use godot::prelude::godot_warn;
 use godot::register::{godot_api, GodotClass};
 use webrtc_godot_core::{ChannelOptions, Peer, PeerConfig, PeerEvent, SdpKind};
 
 use crate::channel::RustDataChannel;
-use crate::convert::{dict_entries, note_ignored, report, to_godot};
+use crate::convert::{dict_entries, note_ignored, report, stats_dictionary, to_godot};
 
 #[derive(GodotClass)]
 #[class(tool, base = WebRtcPeerConnectionExtension, rename = WebRTCRustPeerConnection)]
@@ -46,6 +47,9 @@ impl IWebRtcPeerConnectionExtension for RustPeerConnection {
     fn initialize(&mut self, config: VarDictionary) -> GodotError {
         let result = PeerConfig::parse(&dict_entries(&config)).and_then(|config| {
             note_ignored("config", &config.ignored_keys);
+            for warning in &config.warnings {
+                godot_warn!("WebRTC: {warning}");
+            }
             self.peer.initialize(config)
         });
         to_godot(result)
@@ -124,5 +128,20 @@ impl IWebRtcPeerConnectionExtension for RustPeerConnection {
 
     fn close(&mut self) {
         self.peer.close();
+    }
+}
+
+#[godot_api]
+impl RustPeerConnection {
+    /// The connection's figures for a HUD or a debug overlay; cheap enough to call every frame.
+    /// The Dictionary holds `round_trip_time` (seconds, 0.0 until measured), `bytes_sent`,
+    /// `bytes_received`, `packets_sent`, `packets_received` (the transport's totals),
+    /// `local_candidate` and `remote_candidate` (`type`, `address`, `port`, `protocol` of the
+    /// selected pair, empty before one is selected) and `data_channels` (one Dictionary per
+    /// channel: `label`, `id`, `state`, `bytes_sent`, `bytes_received`, `messages_sent`,
+    /// `messages_received`, `buffered_amount`).
+    #[func]
+    fn get_stats(&self) -> VarDictionary {
+        stats_dictionary(&self.peer.get_stats())
     }
 }
