@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::options::ChannelOptions;
 use crate::ports::{self, PortClaim};
 use crate::runtime;
-use crate::sockets::webrtc_runtime;
+use crate::sockets::{webrtc_runtime, OnPanic};
 use crate::state::{ConnectionState, GatheringState, SignalingState, StateCell};
 use crate::stats::{self, ConnectionStats};
 use crate::sync::lock;
@@ -155,6 +155,20 @@ impl PeerShared {
              (check the 'iceServers' URLs and credentials), or nothing could be bound; the \
              connection has FAILED"
         );
+        self.fail();
+    }
+
+    /// One of the connection's network tasks panicked (reported just before): nothing will
+    /// move its packets any more, so the game sees FAILED rather than a connection that hangs.
+    fn fail_after_panic(&self) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        log::error!("the connection has FAILED after the internal error above");
+        self.fail();
+    }
+
+    fn fail(&self) {
         // Channels first: whoever sees FAILED must also see them closed.
         self.close_channels();
         self.connection
@@ -365,6 +379,14 @@ impl Peer {
                 None => None,
             };
             let setup = Arc::new(SetupWindow::default());
+            let on_panic = {
+                let shared = Arc::downgrade(&self.shared);
+                OnPanic::new(move || {
+                    if let Some(shared) = shared.upgrade() {
+                        shared.fail_after_panic();
+                    }
+                })
+            };
             let handler = Arc::new(Handler {
                 shared: self.shared.clone(),
                 setup: setup.clone(),
@@ -376,7 +398,7 @@ impl Peer {
                 .with_setting_engine(self.config.setting_engine(&network))
                 .with_data_channel_send_buffer_limit(SEND_BUFFER_LIMIT)
                 .with_handler(handler.clone())
-                .with_runtime(webrtc_runtime(setup.clone()))
+                .with_runtime(webrtc_runtime(setup.clone(), on_panic))
                 .with_udp_addrs(network.udp_addrs);
             let pc = runtime::call(builder.build(), |err| {
                 Error::failed("cannot create the peer connection", err)

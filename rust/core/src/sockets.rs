@@ -24,6 +24,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -41,12 +42,53 @@ use webrtc::runtime::{
 /// Requested send and receive buffer per UDP socket.
 const SOCKET_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 
-/// The runtime a peer connection is built with; `setup` is that connection's own window.
-pub(crate) fn webrtc_runtime(setup: Arc<SetupWindow>) -> Arc<dyn Runtime> {
+/// The runtime a peer connection is built with; `setup` is that connection's own window, and
+/// `on_panic` what the connection does when one of its tasks panics.
+pub(crate) fn webrtc_runtime(setup: Arc<SetupWindow>, on_panic: OnPanic) -> Arc<dyn Runtime> {
     Arc::new(TunedRuntime {
         tokio: TokioRuntime,
         setup,
+        on_panic,
     })
+}
+
+/// What a connection does when one of its network tasks panics: tokio would end the task and
+/// keep its worker, and the connection would wait for ever on a driver that is gone.
+#[derive(Clone)]
+pub(crate) struct OnPanic(Arc<dyn Fn() + Send + Sync>);
+
+impl OnPanic {
+    pub(crate) fn new(react: impl Fn() + Send + Sync + 'static) -> Self {
+        Self(Arc::new(react))
+    }
+}
+
+impl std::fmt::Debug for OnPanic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnPanic")
+    }
+}
+
+/// One of a connection's tasks; a panic in it ends the task and is handed to [`OnPanic`] (the
+/// panic hook in [`crate::logging`] has reported it by then).
+struct Contained {
+    task: BoxFuture<'static, ()>,
+    on_panic: OnPanic,
+}
+
+impl Future for Contained {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        match panic::catch_unwind(AssertUnwindSafe(|| this.task.as_mut().poll(cx))) {
+            Ok(poll) => poll,
+            Err(_) => {
+                (this.on_panic.0)();
+                Poll::Ready(())
+            }
+        }
+    }
 }
 
 /// Delegates to [`TokioRuntime`], adjusting sockets and timers as the module docs explain.
@@ -54,13 +96,23 @@ pub(crate) fn webrtc_runtime(setup: Arc<SetupWindow>) -> Arc<dyn Runtime> {
 struct TunedRuntime {
     tokio: TokioRuntime,
     setup: Arc<SetupWindow>,
+    on_panic: OnPanic,
+}
+
+impl TunedRuntime {
+    fn contain(&self, task: BoxFuture<'static, ()>) -> BoxFuture<'static, ()> {
+        Box::pin(Contained {
+            task,
+            on_panic: self.on_panic.clone(),
+        })
+    }
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 impl Runtime for TunedRuntime {
     fn spawn(&self, future: BoxFuture<'static, ()>) -> Box<dyn JoinHandle> {
-        self.tokio.spawn(future)
+        self.tokio.spawn(self.contain(future))
     }
 
     fn spawn_reactor(
@@ -68,7 +120,7 @@ impl Runtime for TunedRuntime {
         pool_size: usize,
         future: BoxFuture<'static, ()>,
     ) -> Box<dyn JoinHandle> {
-        self.tokio.spawn_reactor(pool_size, future)
+        self.tokio.spawn_reactor(pool_size, self.contain(future))
     }
 
     fn wrap_udp_socket(&self, socket: std::net::UdpSocket) -> io::Result<Arc<dyn AsyncUdpSocket>> {
@@ -331,8 +383,42 @@ mod tests {
         let runtime = TunedRuntime {
             tokio: TokioRuntime,
             setup: Arc::default(),
+            on_panic: OnPanic::new(|| {}),
         };
         let wrapped = runtime.wrap_udp_socket(socket).expect("wrap");
         assert_eq!(wrapped.max_gro_segments(), 1);
+    }
+
+    #[test]
+    fn a_panicking_task_hands_the_panic_to_its_connection_and_spares_the_runtime() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let _entered = runtime.enter();
+        let failed = Arc::new(tokio::sync::Notify::new());
+        let tuned = TunedRuntime {
+            tokio: TokioRuntime,
+            setup: Arc::default(),
+            on_panic: OnPanic::new({
+                let failed = Arc::clone(&failed);
+                move || failed.notify_one()
+            }),
+        };
+        let _task = tuned.spawn(Box::pin(async { panic!("a driver bug") }));
+        let ran = Arc::new(tokio::sync::Notify::new());
+        let _after = tuned.spawn(Box::pin({
+            let ran = Arc::clone(&ran);
+            async move { ran.notify_one() }
+        }));
+        runtime.block_on(async {
+            let deadline = std::time::Duration::from_secs(5);
+            tokio::time::timeout(deadline, failed.notified())
+                .await
+                .expect("the connection heard of the panic");
+            tokio::time::timeout(deadline, ran.notified())
+                .await
+                .expect("the runtime still runs other tasks");
+        });
     }
 }
