@@ -4,6 +4,7 @@
 //!   engine's default, so `WebRTCPeerConnection.new()` (and `WebRTCMultiplayerPeer`) use it.
 //! - [`channel::RustDataChannel`] extends `WebRTCDataChannelExtension`.
 //! - [`convert`] turns Variants into core values and core errors into Godot `Error` codes.
+//! - [`docs`] gives the editor the classes' help pages.
 //!
 //! Nothing here knows about webrtc-rs; all behaviour lives in `webrtc-godot-core`.
 
@@ -17,6 +18,7 @@ use webrtc_godot_core::{logging, runtime, LogLevel};
 
 mod channel;
 mod convert;
+mod docs;
 mod peer;
 
 struct WebRtcRust;
@@ -27,9 +29,13 @@ const UNLOAD_GRACE: Duration = Duration::from_millis(500);
 #[gdextension]
 unsafe impl ExtensionLibrary for WebRtcRust {
     fn on_stage_init(stage: InitStage) {
-        if stage == InitStage::Scene {
-            logging::install(log_to_godot, Os::singleton().is_stdout_verbose());
-            WebRtcPeerConnection::set_default_extension("WebRTCRustPeerConnection");
+        match stage {
+            InitStage::Scene => {
+                logging::install(log_to_godot, Os::singleton().is_stdout_verbose());
+                WebRtcPeerConnection::set_default_extension("WebRTCRustPeerConnection");
+            }
+            InitStage::Editor => docs::register(),
+            _ => {}
         }
     }
 
