@@ -41,6 +41,10 @@ var id := 0
 var mesh := true
 var sealed := false
 
+## TURN servers with credentials the signaling server minted for us (when it has a TURN
+## secret), added to [member peer_config]'s iceServers for every connection.
+var _minted_ice_servers: Array = []
+
 var _socket := WebSocketPeer.new()
 var _socket_state := WebSocketPeer.STATE_CLOSED
 var _join_request := {}
@@ -157,6 +161,8 @@ func _on_joined(message: Dictionary) -> void:
 	lobby = str(message.get("lobby", ""))
 	id = int(message.get("id", 0))
 	mesh = bool(message.get("mesh", true))
+	var minted = message.get("ice_servers", [])
+	_minted_ice_servers = minted if typeof(minted) == TYPE_ARRAY else []
 	var err: Error
 	if mesh:
 		err = multiplayer_peer.create_mesh(id)
@@ -194,7 +200,10 @@ func _connect_to(peer: int) -> WebRTCPeerConnection:
 	if peer == id or not _links_to(peer) or multiplayer_peer.has_peer(peer):
 		return null
 	var connection := WebRTCPeerConnection.new()
-	var err := connection.initialize(peer_config)
+	var config := peer_config.duplicate(true)
+	if not _minted_ice_servers.is_empty():
+		config["iceServers"] = config.get("iceServers", []) + _minted_ice_servers
+	var err := connection.initialize(config)
 	if err != OK:
 		lobby_error.emit("bad peer_config: %s" % error_string(err))
 		return null

@@ -8,7 +8,10 @@
 # packet stays inside namespaces this script creates (no address of this machine is used).
 # Checks: a mesh of two over TURN with iceTransportPolicy "relay"; the same without forcing
 # relay (host candidates exist but cannot connect); and a player with a wrong password gets
-# a clear error and gives up (FAILED), where waiting would hang.
+# a clear error and gives up (FAILED), where waiting would hang. Then the same players with no
+# TURN credentials of their own: a second coturn uses the TURN REST scheme (use-auth-secret), a
+# second signaling server mints each player's credentials from the shared secret and they
+# connect relay-only; a third server with a forged secret gets its players refused.
 # Needs root, iproute2, coturn, $GODOT_BIN, the addon in demo_project and release builds.
 # Ends with "turn: N passed, N failed".
 set -uo pipefail
@@ -72,9 +75,32 @@ pids+=($!)
 ip netns exec "$ns_turn" "$repo/target/release/webrtc-signaling" --host 0.0.0.0 --port 9000 \
     2>"$logs/signaling.log" &
 pids+=($!)
+# The TURN REST scheme: coturn on 3490 (away from the first one's alternate port, 3479)
+# checks credentials against a secret it shares with the signaling server on 9001, which mints
+# them; the one on 9002 signs with a forged secret.
+secret=$(head -c 24 /dev/urandom | base64)
+printf '%s\n' "$secret" >"$logs/turn-secret"
+printf 'not-%s\n' "$secret" >"$logs/forged-secret"
+ip netns exec "$ns_turn" turnserver -n --listening-ip=10.201.1.1 --listening-ip=10.201.2.1 \
+    --relay-ip=10.201.1.1 --listening-port=3490 --min-port=50200 --max-port=50300 \
+    --use-auth-secret --static-auth-secret="$secret" --realm=webrtc.test --fingerprint \
+    --pidfile="$logs/coturn-rest.pid" --db="$logs/coturn-rest.db" \
+    --no-tls --no-dtls --no-cli --no-multicast-peers --log-file=stdout --simple-log --verbose \
+    >"$logs/coturn-rest.log" 2>&1 &
+pids+=($!)
+for minting in "9001 turn-secret" "9002 forged-secret"; do
+    read -r port file <<<"$minting"
+    ip netns exec "$ns_turn" "$repo/target/release/webrtc-signaling" --host 0.0.0.0 --port "$port" \
+        --turn-url turn:10.201.1.1:3490 --turn-url turn:10.201.2.1:3490 \
+        --turn-secret-file "$logs/$file" --turn-ttl 600 2>"$logs/signaling-$port.log" &
+    pids+=($!)
+done
 deadline=$((SECONDS + 10))
-until grep -q "event=listening" "$logs/signaling.log" 2>/dev/null && \
-      ip netns exec "$ns_turn" ss -lun | grep -q "10.201.1.1:3478"; do
+until grep -q "event=listening" "$logs/signaling.log" "$logs/signaling-9001.log" \
+        "$logs/signaling-9002.log" 2>/dev/null \
+      && [[ $(grep -l "event=listening" "$logs"/signaling*.log | wc -l) -eq 3 ]] \
+      && ip netns exec "$ns_turn" ss -lun | grep -q "10.201.1.1:3478" \
+      && ip netns exec "$ns_turn" ss -lun | grep -q "10.201.1.1:3490"; do
     if ((SECONDS > deadline)); then
         echo "coturn or the signaling server did not start"; tail -n 20 "$logs"/*.log
         echo "turn: 0 passed, 1 failed"; exit 1
@@ -84,13 +110,17 @@ done
 
 passed=0
 failed=0
-# player NS NAME TURN_HOST PASSWORD ARGS...: one demo instance in NS, in the background.
+# player NS NAME TURN_HOST PASSWORD ARGS...: one demo instance in NS, in the background. With
+# PASSWORD "minted" the player brings no TURN server and uses what the signaling server on
+# $SIGNALING_PORT (default 9000) hands it.
 player() {
     local ns=$1 name=$2 host=$3 password=$4
     shift 4
+    local turn=(--turn="turn:$host:3478" --turn-user=player --turn-password="$password")
+    [[ $password == minted ]] && turn=()
     ip netns exec "$ns" timeout -k 5 60 "$godot" --headless --path "$repo/demo_project" -- --auto \
-        --server="ws://$host:9000" --bind="${host%.1}.2" --turn="turn:$host:3478" \
-        --turn-user=player --turn-password="$password" "$@" >"$logs/$name.log" 2>&1 &
+        --server="ws://$host:${SIGNALING_PORT:-9000}" --bind="${host%.1}.2" "${turn[@]}" "$@" \
+        >"$logs/$name.log" 2>&1 &
     LAUNCHED=$!
 }
 
@@ -113,9 +143,10 @@ host() {
 scenario() {
     local name=$1 start=$(date +%s%3N)
     shift
-    host "$name-a" correct-horse "$@"
+    local password=${SCENARIO_PASSWORD:-correct-horse}
+    host "$name-a" "$password" "$@"
     local a=$HOST
-    player "$ns_b" "$name-b" 10.201.2.1 correct-horse --lobby="$LOBBY" --players=2 --seconds=2 "$@"
+    player "$ns_b" "$name-b" 10.201.2.1 "$password" --lobby="$LOBBY" --players=2 --seconds=2 "$@"
     local b=$LAUNCHED
     wait "$a"; local ca=$?
     wait "$b"; local cb=$?
@@ -158,6 +189,35 @@ else
     echo "FAIL wrong-password (exit $code after $ms ms); log: $logs/wrong-joiner.log"
 fi
 grep -hiE "TURN|FAILED|FAILURE" "$logs/wrong-joiner.log" | head -n 5 | sed 's/^/     /'
+
+# Credentials minted per player by the signaling server, checked by coturn's use-auth-secret.
+SIGNALING_PORT=9001 SCENARIO_PASSWORD=minted scenario minted-relay-only --relay-only
+minted=$(grep -cE "incoming packet ALLOCATE processed, success" "$logs/coturn-rest.log")
+if ((minted > 0)) && grep -qE "realm <webrtc.test> user <[0-9]+:[A-Z0-9]+-[0-9]+>" "$logs/coturn-rest.log"; then
+    passed=$((passed + 1))
+    echo "ok   the REST-scheme coturn granted $minted allocations to minted <expiry>:<lobby>-<id> users"
+else
+    failed=$((failed + 1))
+    echo "FAIL the REST-scheme coturn granted no allocation to a minted user; log: $logs/coturn-rest.log"
+fi
+
+# A server whose secret is not the TURN server's: its players are refused and give up.
+start=$(date +%s%3N)
+SIGNALING_PORT=9002 host forged-host minted --relay-only
+host=$HOST
+SIGNALING_PORT=9002 player "$ns_b" forged-joiner 10.201.2.1 minted --lobby="$LOBBY" --players=2 \
+    --seconds=2 --relay-only
+wait "$LAUNCHED"; code=$?
+ms=$(($(date +%s%3N) - start))
+kill "$host" 2>/dev/null; wait "$host" 2>/dev/null
+if [[ $code -ne 0 && $code -ne 124 ]] && grep -qiE "TURN.*(unauthori|401)" "$logs/forged-joiner.log" \
+    && grep -q "FAILED" "$logs/forged-joiner.log"; then
+    passed=$((passed + 1))
+    echo "ok   forged-secret credentials are refused by coturn (gave up after $ms ms, exit $code)"
+else
+    failed=$((failed + 1))
+    echo "FAIL forged-secret (exit $code after $ms ms); log: $logs/forged-joiner.log"
+fi
 
 echo "turn: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

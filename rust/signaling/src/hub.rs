@@ -8,12 +8,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use tokio::sync::mpsc;
 
 use crate::limits::Limits;
 use crate::log::log_event;
 use crate::protocol::ServerMessage;
+use crate::turn::Turn;
 
 /// Messages waiting to be written to one client.
 pub type Outbox = mpsc::Sender<ServerMessage>;
@@ -34,15 +36,18 @@ pub struct Membership {
 
 pub struct Hub {
     pub limits: Limits,
+    /// Mints each player's TURN credentials, when the server has a TURN secret.
+    turn: Option<Turn>,
     lobbies: Mutex<HashMap<String, Lobby>>,
     names: RandomState,
     name_counter: AtomicU64,
 }
 
 impl Hub {
-    pub fn new(limits: Limits) -> Arc<Self> {
+    pub fn new(limits: Limits, turn: Option<Turn>) -> Arc<Self> {
         Arc::new(Self {
             limits,
+            turn,
             lobbies: Mutex::new(HashMap::new()),
             names: RandomState::new(),
             name_counter: AtomicU64::new(0),
@@ -118,11 +123,17 @@ impl Hub {
         let id = entry.next_id;
         entry.next_id += 1;
         let peers: Vec<u32> = entry.peers.keys().copied().collect();
+        let ice_servers = self
+            .turn
+            .iter()
+            .map(|turn| turn.credentials(&name, id, SystemTime::now()))
+            .collect();
         let joined = ServerMessage::Joined {
             lobby: name.clone(),
             id,
             mesh: entry.mesh,
             peers,
+            ice_servers,
         };
         if outbox.try_send(joined).is_err() {
             return Err("connection closed while joining".to_owned());

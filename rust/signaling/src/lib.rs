@@ -9,6 +9,7 @@ pub mod hub;
 pub mod limits;
 pub mod log;
 pub mod protocol;
+pub mod turn;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use axum::{Json, Router};
 
 pub use hub::Hub;
 pub use limits::Limits;
+pub use turn::Turn;
 
 /// Frames above this are refused by the WebSocket layer itself (connection closed); smaller
 /// oversized messages get an error reply from the hub.
@@ -42,10 +44,11 @@ impl Drop for ConnectionSlot {
     }
 }
 
-/// The server's routes: the WebSocket at `/` and `/health`.
-pub fn router(limits: Limits) -> Router {
+/// The server's routes: the WebSocket at `/` and `/health`. With `turn`, every `joined` message
+/// carries TURN credentials minted for that player.
+pub fn router(limits: Limits, turn: Option<Turn>) -> Router {
     let state = AppState {
-        hub: Hub::new(limits),
+        hub: Hub::new(limits, turn),
         connections: Arc::new(AtomicUsize::new(0)),
     };
     Router::new()

@@ -1,5 +1,7 @@
 //! `webrtc-signaling [--host ADDR] [--port N] [--max-lobby-size N] [--max-lobbies N]
-//! [--idle-timeout SECS] [--seal-grace SECS]`: serves lobbies on a WebSocket at `/`.
+//! [--idle-timeout SECS] [--seal-grace SECS] [--turn-url URL]... [--turn-secret-file PATH]
+//! [--turn-ttl SECS]`: serves lobbies on a WebSocket at `/`. With a TURN secret, every player
+//! gets TURN credentials of its own in its `joined` message (see `turn.rs`).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -8,12 +10,14 @@ use webrtc_signaling::log::log_event;
 
 /// How long open connections get to finish after SIGINT/SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
-use webrtc_signaling::{router, Limits};
+use webrtc_signaling::turn::DEFAULT_TTL;
+use webrtc_signaling::{router, Limits, Turn};
 
 struct Options {
     host: String,
     port: u16,
     limits: Limits,
+    turn: Option<Turn>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -21,7 +25,9 @@ fn parse_args() -> Result<Options, String> {
         host: "127.0.0.1".to_owned(),
         port: 9080,
         limits: Limits::default(),
+        turn: None,
     };
+    let (mut turn_urls, mut turn_secret, mut turn_ttl) = (Vec::new(), None, DEFAULT_TTL);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
@@ -42,9 +48,21 @@ fn parse_args() -> Result<Options, String> {
             "--max-lobbies" => options.limits.max_lobbies = number()? as usize,
             "--idle-timeout" => options.limits.idle_timeout = Duration::from_secs(number()?),
             "--seal-grace" => options.limits.seal_grace = Duration::from_secs(number()?),
+            "--turn-url" => turn_urls.push(value.clone()),
+            "--turn-secret-file" => {
+                let secret = std::fs::read_to_string(&value)
+                    .map_err(|err| format!("cannot read the TURN secret {value}: {err}"))?;
+                turn_secret = Some(secret.trim().to_owned());
+            }
+            "--turn-ttl" => turn_ttl = Duration::from_secs(number()?),
             other => return Err(format!("unknown flag {other}")),
         }
     }
+    options.turn = match turn_secret {
+        Some(secret) => Some(Turn::new(turn_urls, secret.as_bytes(), turn_ttl)?),
+        None if turn_urls.is_empty() => None,
+        None => return Err("--turn-url needs --turn-secret-file".to_owned()),
+    };
     Ok(options)
 }
 
@@ -58,7 +76,8 @@ async fn main() -> ExitCode {
             }
             eprintln!(
                 "usage: webrtc-signaling [--host ADDR] [--port N] [--max-lobby-size N] \
-                 [--max-lobbies N] [--idle-timeout SECS] [--seal-grace SECS]"
+                 [--max-lobbies N] [--idle-timeout SECS] [--seal-grace SECS] \
+                 [--turn-url URL]... [--turn-secret-file PATH] [--turn-ttl SECS]"
             );
             return ExitCode::from(2);
         }
@@ -84,7 +103,8 @@ async fn main() -> ExitCode {
         log_event("shutdown", &[]);
         let _ = stopping.send(true);
     };
-    let server = axum::serve(listener, router(options.limits)).with_graceful_shutdown(shutdown);
+    let server = axum::serve(listener, router(options.limits, options.turn))
+        .with_graceful_shutdown(shutdown);
     // Open WebSockets would hold a graceful shutdown forever; give them a moment, then go.
     let deadline = async move {
         let mut stopped = stopped;

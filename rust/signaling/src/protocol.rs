@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::turn::IceServer;
+
 /// What a client may send.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -54,6 +56,10 @@ pub enum ServerMessage {
         mesh: bool,
         /// Peers already in the lobby.
         peers: Vec<u32>,
+        /// TURN credentials minted for this player (`--turn-url`, `--turn-secret-file`), for
+        /// every `initialize()` of its connections; absent when the server mints none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<IceServer>,
     },
     PeerJoined {
         id: u32,

@@ -8,19 +8,25 @@ use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
-use webrtc_signaling::{router, Limits};
+use webrtc_signaling::{router, Limits, Turn};
 
 const WAIT: Duration = Duration::from_secs(5);
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 async fn start(limits: Limits) -> SocketAddr {
+    start_with(limits, None).await
+}
+
+async fn start_with(limits: Limits, turn: Option<Turn>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("address");
     tokio::spawn(async move {
-        axum::serve(listener, router(limits)).await.expect("serve");
+        axum::serve(listener, router(limits, turn))
+            .await
+            .expect("serve");
     });
     addr
 }
@@ -127,6 +133,50 @@ async fn lobby_lifecycle_assigns_ids_and_announces_arrivals_and_departures() {
     let mut unknown = Client::connect(addr).await;
     let refused = unknown.join("NOSUCH", true).await;
     assert_eq!(refused["type"], "error");
+}
+
+#[tokio::test]
+async fn each_player_gets_turn_credentials_of_its_own_when_the_server_has_a_secret() {
+    let turn = Turn::new(
+        vec![
+            "turn:10.0.0.1:3478".into(),
+            "turns:turn.example:5349".into(),
+        ],
+        b"shared secret",
+        Duration::from_secs(600),
+    )
+    .expect("turn");
+    let addr = start_with(Limits::default(), Some(turn)).await;
+    let (lobby, _clients) = lobby_of(addr, 1, true).await;
+    let mut second = Client::connect(addr).await;
+    let joined = second.join(&lobby, true).await;
+    let servers = joined["ice_servers"].as_array().expect("ice_servers");
+    assert_eq!(servers.len(), 1, "{joined}");
+    assert_eq!(
+        servers[0]["urls"],
+        json!(["turn:10.0.0.1:3478", "turns:turn.example:5349"])
+    );
+    let username = servers[0]["username"].as_str().expect("username");
+    let (expiry, who) = username.split_once(':').expect("<expiry>:<who>");
+    assert_eq!(who, format!("{lobby}-2"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let expiry: u64 = expiry.parse().expect("unix time");
+    assert!(
+        (now + 590..=now + 610).contains(&expiry),
+        "expires {expiry}, now {now}"
+    );
+    assert!(!servers[0]["credential"].as_str().unwrap_or("").is_empty());
+
+    let plain = start(Limits::default()).await;
+    let mut client = Client::connect(plain).await;
+    let joined = client.join("", true).await;
+    assert!(
+        joined.get("ice_servers").is_none(),
+        "none without a secret: {joined}"
+    );
 }
 
 #[tokio::test]
