@@ -60,8 +60,9 @@ func _ready() -> void:
 
 
 ## Connects to [param url] and joins [param lobby_name], or creates a lobby when it is empty.
-## [param use_mesh] only matters when creating: joiners adopt the lobby's mode.
-func join(url: String, lobby_name := "", use_mesh := true) -> Error:
+## [param use_mesh] only matters when creating: joiners adopt the lobby's mode. [param token]
+## is the join token the game's backend minted, for a server started with --join-secret-file.
+func join(url: String, lobby_name := "", use_mesh := true, token := "") -> Error:
 	leave()
 	var err := _socket.connect_to_url(url)
 	if err != OK:
@@ -69,6 +70,8 @@ func join(url: String, lobby_name := "", use_mesh := true) -> Error:
 		return err
 	_socket_state = WebSocketPeer.STATE_CONNECTING
 	_join_request = {"type": "join", "lobby": lobby_name, "mesh": use_mesh}
+	if not token.is_empty():
+		_join_request["token"] = token
 	return OK
 
 

@@ -120,11 +120,14 @@ fn handle_text(
         Err(err) => return Some(ServerMessage::error(format!("malformed message: {err}"))),
     };
     let result = match (message, member.as_ref()) {
-        (ClientMessage::Join { lobby, mesh }, None) => match outbox.clone() {
-            Some(sender) => hub.join(&lobby, mesh, sender).map(|joined| {
-                *member = Some(joined);
-                *outbox = None;
-            }),
+        (ClientMessage::Join { lobby, mesh, token }, None) => match outbox.clone() {
+            Some(sender) => hub
+                .admit(token.as_deref())
+                .and_then(|()| hub.join(&lobby, mesh, sender))
+                .map(|joined| {
+                    *member = Some(joined);
+                    *outbox = None;
+                }),
             None => Err("already in a lobby".to_owned()),
         },
         (ClientMessage::Join { .. }, Some(_)) => Err("already in a lobby".to_owned()),

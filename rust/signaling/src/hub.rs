@@ -8,14 +8,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
 use crate::limits::Limits;
 use crate::log::log_event;
 use crate::protocol::ServerMessage;
-use crate::turn::Turn;
+use crate::Credentials;
 
 /// Messages waiting to be written to one client.
 pub type Outbox = mpsc::Sender<ServerMessage>;
@@ -36,18 +36,17 @@ pub struct Membership {
 
 pub struct Hub {
     pub limits: Limits,
-    /// Mints each player's TURN credentials, when the server has a TURN secret.
-    turn: Option<Turn>,
+    credentials: Credentials,
     lobbies: Mutex<HashMap<String, Lobby>>,
     names: RandomState,
     name_counter: AtomicU64,
 }
 
 impl Hub {
-    pub fn new(limits: Limits, turn: Option<Turn>) -> Arc<Self> {
+    pub fn new(limits: Limits, credentials: Credentials) -> Arc<Self> {
         Arc::new(Self {
             limits,
-            turn,
+            credentials,
             lobbies: Mutex::new(HashMap::new()),
             names: RandomState::new(),
             name_counter: AtomicU64::new(0),
@@ -58,6 +57,20 @@ impl Hub {
         self.lobbies
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether a `join` with `token` may go ahead: always without a join secret.
+    pub fn admit(&self, token: Option<&str>) -> Result<(), String> {
+        let Some(secret) = &self.credentials.join else {
+            return Ok(());
+        };
+        let token = token.ok_or("this server needs a join token")?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        let subject = secret.check(token, now)?;
+        log_event("admit", &[("subject", subject)]);
+        Ok(())
     }
 
     pub fn lobby_count(&self) -> usize {
@@ -124,6 +137,7 @@ impl Hub {
         entry.next_id += 1;
         let peers: Vec<u32> = entry.peers.keys().copied().collect();
         let ice_servers = self
+            .credentials
             .turn
             .iter()
             .map(|turn| turn.credentials(&name, id, SystemTime::now()))

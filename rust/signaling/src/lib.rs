@@ -9,6 +9,7 @@ pub mod hub;
 pub mod limits;
 pub mod log;
 pub mod protocol;
+pub mod token;
 pub mod turn;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,6 +24,7 @@ use axum::{Json, Router};
 
 pub use hub::Hub;
 pub use limits::Limits;
+pub use token::JoinSecret;
 pub use turn::Turn;
 
 /// Frames above this are refused by the WebSocket layer itself (connection closed); smaller
@@ -44,11 +46,19 @@ impl Drop for ConnectionSlot {
     }
 }
 
-/// The server's routes: the WebSocket at `/` and `/health`. With `turn`, every `joined` message
-/// carries TURN credentials minted for that player.
-pub fn router(limits: Limits, turn: Option<Turn>) -> Router {
+/// Secrets the server shares with others.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    /// With the TURN servers' secret, every `joined` carries TURN credentials for that player.
+    pub turn: Option<Turn>,
+    /// With the game backend's secret, `join` needs a token it signed.
+    pub join: Option<JoinSecret>,
+}
+
+/// The server's routes: the WebSocket at `/` and `/health`.
+pub fn router(limits: Limits, credentials: Credentials) -> Router {
     let state = AppState {
-        hub: Hub::new(limits, turn),
+        hub: Hub::new(limits, credentials),
         connections: Arc::new(AtomicUsize::new(0)),
     };
     Router::new()

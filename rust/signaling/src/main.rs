@@ -1,7 +1,11 @@
 //! `webrtc-signaling [--host ADDR] [--port N] [--max-lobby-size N] [--max-lobbies N]
 //! [--idle-timeout SECS] [--seal-grace SECS] [--turn-url URL]... [--turn-secret-file PATH]
-//! [--turn-ttl SECS]`: serves lobbies on a WebSocket at `/`. With a TURN secret, every player
-//! gets TURN credentials of its own in its `joined` message (see `turn.rs`).
+//! [--turn-ttl SECS] [--join-secret-file PATH]`: serves lobbies on a WebSocket at `/`. With a
+//! TURN secret, every player gets TURN credentials of its own in its `joined` message
+//! (`turn.rs`); with a join secret, `join` needs a token signed with it (`token.rs`).
+//!
+//! `webrtc-signaling mint-token --join-secret-file PATH [--subject NAME] [--ttl SECS]` prints
+//! a join token, as a game's backend would make one.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -11,13 +15,43 @@ use webrtc_signaling::log::log_event;
 /// How long open connections get to finish after SIGINT/SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 use webrtc_signaling::turn::DEFAULT_TTL;
-use webrtc_signaling::{router, Limits, Turn};
+use webrtc_signaling::{router, Credentials, JoinSecret, Limits, Turn};
 
 struct Options {
     host: String,
     port: u16,
     limits: Limits,
-    turn: Option<Turn>,
+    credentials: Credentials,
+}
+
+/// The contents of a secret file, without its trailing newline.
+fn read_secret(path: &str, what: &str) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map(|secret| secret.trim().to_owned())
+        .map_err(|err| format!("cannot read the {what} secret {path}: {err}"))
+}
+
+/// `mint-token`: prints a join token for `--subject` (default "player"), valid `--ttl` seconds.
+fn mint_token(mut args: impl Iterator<Item = String>) -> Result<String, String> {
+    let (mut secret, mut subject, mut ttl) = (None, "player".to_owned(), 3600u64);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--join-secret-file" => secret = Some(read_secret(&value, "join")?),
+            "--subject" => subject = value,
+            "--ttl" => {
+                ttl = value
+                    .parse()
+                    .map_err(|_| format!("--ttl needs a number, got '{value}'"))?
+            }
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    let secret = secret.ok_or("mint-token needs --join-secret-file")?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    JoinSecret::new(secret.as_bytes())?.mint(&subject, now + ttl)
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -25,7 +59,7 @@ fn parse_args() -> Result<Options, String> {
         host: "127.0.0.1".to_owned(),
         port: 9080,
         limits: Limits::default(),
-        turn: None,
+        credentials: Credentials::default(),
     };
     let (mut turn_urls, mut turn_secret, mut turn_ttl) = (Vec::new(), None, DEFAULT_TTL);
     let mut args = std::env::args().skip(1);
@@ -49,16 +83,16 @@ fn parse_args() -> Result<Options, String> {
             "--idle-timeout" => options.limits.idle_timeout = Duration::from_secs(number()?),
             "--seal-grace" => options.limits.seal_grace = Duration::from_secs(number()?),
             "--turn-url" => turn_urls.push(value.clone()),
-            "--turn-secret-file" => {
-                let secret = std::fs::read_to_string(&value)
-                    .map_err(|err| format!("cannot read the TURN secret {value}: {err}"))?;
-                turn_secret = Some(secret.trim().to_owned());
+            "--turn-secret-file" => turn_secret = Some(read_secret(&value, "TURN")?),
+            "--join-secret-file" => {
+                let secret = read_secret(&value, "join")?;
+                options.credentials.join = Some(JoinSecret::new(secret.as_bytes())?);
             }
             "--turn-ttl" => turn_ttl = Duration::from_secs(number()?),
             other => return Err(format!("unknown flag {other}")),
         }
     }
-    options.turn = match turn_secret {
+    options.credentials.turn = match turn_secret {
         Some(secret) => Some(Turn::new(turn_urls, secret.as_bytes(), turn_ttl)?),
         None if turn_urls.is_empty() => None,
         None => return Err("--turn-url needs --turn-secret-file".to_owned()),
@@ -68,6 +102,20 @@ fn parse_args() -> Result<Options, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("mint-token") {
+        args.next();
+        return match mint_token(args) {
+            Ok(token) => {
+                println!("{token}");
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("webrtc-signaling mint-token: {message}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let options = match parse_args() {
         Ok(options) => options,
         Err(message) => {
@@ -77,7 +125,9 @@ async fn main() -> ExitCode {
             eprintln!(
                 "usage: webrtc-signaling [--host ADDR] [--port N] [--max-lobby-size N] \
                  [--max-lobbies N] [--idle-timeout SECS] [--seal-grace SECS] \
-                 [--turn-url URL]... [--turn-secret-file PATH] [--turn-ttl SECS]"
+                 [--turn-url URL]... [--turn-secret-file PATH] [--turn-ttl SECS] \
+                 [--join-secret-file PATH]\n       \
+                 webrtc-signaling mint-token --join-secret-file PATH [--subject NAME] [--ttl SECS]"
             );
             return ExitCode::from(2);
         }
@@ -103,7 +153,7 @@ async fn main() -> ExitCode {
         log_event("shutdown", &[]);
         let _ = stopping.send(true);
     };
-    let server = axum::serve(listener, router(options.limits, options.turn))
+    let server = axum::serve(listener, router(options.limits, options.credentials))
         .with_graceful_shutdown(shutdown);
     // Open WebSockets would hold a graceful shutdown forever; give them a moment, then go.
     let deadline = async move {

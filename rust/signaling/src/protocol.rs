@@ -20,6 +20,9 @@ pub enum ClientMessage {
         /// Mesh (every peer connects to every peer) or server/client (everyone to the host).
         #[serde(default = "default_mesh")]
         mesh: bool,
+        /// Required when the server has a join secret (see `token.rs`).
+        #[serde(default)]
+        token: Option<String>,
     },
     Offer {
         to: u32,
@@ -112,7 +115,8 @@ mod tests {
             parsed,
             ClientMessage::Join {
                 lobby: String::new(),
-                mesh: true
+                mesh: true,
+                token: None
             }
         );
     }

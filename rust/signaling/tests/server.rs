@@ -8,23 +8,23 @@ use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
-use webrtc_signaling::{router, Limits, Turn};
+use webrtc_signaling::{router, Credentials, JoinSecret, Limits, Turn};
 
 const WAIT: Duration = Duration::from_secs(5);
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 async fn start(limits: Limits) -> SocketAddr {
-    start_with(limits, None).await
+    start_with(limits, Credentials::default()).await
 }
 
-async fn start_with(limits: Limits, turn: Option<Turn>) -> SocketAddr {
+async fn start_with(limits: Limits, credentials: Credentials) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("address");
     tokio::spawn(async move {
-        axum::serve(listener, router(limits, turn))
+        axum::serve(listener, router(limits, credentials))
             .await
             .expect("serve");
     });
@@ -146,7 +146,11 @@ async fn each_player_gets_turn_credentials_of_its_own_when_the_server_has_a_secr
         Duration::from_secs(600),
     )
     .expect("turn");
-    let addr = start_with(Limits::default(), Some(turn)).await;
+    let credentials = Credentials {
+        turn: Some(turn),
+        join: None,
+    };
+    let addr = start_with(Limits::default(), credentials).await;
     let (lobby, _clients) = lobby_of(addr, 1, true).await;
     let mut second = Client::connect(addr).await;
     let joined = second.join(&lobby, true).await;
@@ -177,6 +181,55 @@ async fn each_player_gets_turn_credentials_of_its_own_when_the_server_has_a_secr
         joined.get("ice_servers").is_none(),
         "none without a secret: {joined}"
     );
+}
+
+#[tokio::test]
+async fn with_a_join_secret_only_signed_unexpired_tokens_get_in() {
+    let secret = JoinSecret::new(b"backend secret").expect("secret");
+    let credentials = Credentials {
+        turn: None,
+        join: Some(secret.clone()),
+    };
+    let addr = start_with(Limits::default(), credentials).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let forged = JoinSecret::new(b"guessed")
+        .expect("secret")
+        .mint("p1", now + 60)
+        .expect("token");
+    for (token, why) in [
+        (None, "needs a join token"),
+        (Some("garbage".to_owned()), "malformed"),
+        (Some(forged), "not signed"),
+        (Some(secret.mint("p1", now - 1).expect("token")), "expired"),
+    ] {
+        let mut client = Client::connect(addr).await;
+        let mut join = json!({"type": "join", "lobby": "", "mesh": true});
+        if let Some(token) = &token {
+            join["token"] = json!(token);
+        }
+        client.send(join).await;
+        let refused = client.next().await.expect("answer");
+        assert_eq!(refused["type"], "error", "{token:?}: {refused}");
+        assert!(
+            refused["message"].as_str().unwrap_or("").contains(why),
+            "{token:?}: {refused}"
+        );
+    }
+    let body = http_get(addr, "/health").await;
+    assert!(
+        body.contains("\"lobbies\":0"),
+        "no refused join made a lobby: {body}"
+    );
+
+    let mut client = Client::connect(addr).await;
+    let token = secret.mint("p1", now + 60).expect("token");
+    client
+        .send(json!({"type": "join", "lobby": "", "mesh": true, "token": token}))
+        .await;
+    assert_eq!(client.next().await.expect("answer")["type"], "joined");
 }
 
 #[tokio::test]
