@@ -49,6 +49,14 @@ else
 fi
 
 section "cargo test"
+# The signaling server's /metrics test checks its output with promtool (Debian's prometheus).
+if ! command -v promtool >/dev/null; then
+    install_promtool() {
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+    }
+    { install_promtool || { apt-get update -qq && install_promtool; }; } >"$results/prometheus-apt.log" 2>&1 \
+        || echo "cannot install prometheus (promtool); see $results/prometheus-apt.log"
+fi
 cargo test --workspace --no-fail-fast -- --show-output 2>&1 | tee "$results/cargo-test.log"
 [[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("cargo test")
 count_cargo "$results/cargo-test.log"

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::hub::{Hub, Membership};
 use crate::log::log_event;
+use crate::metrics::Refusal;
 use crate::protocol::{ClientMessage, ServerMessage};
 
 /// Token bucket: `rate` messages per second sustained, bursts up to `burst`.
@@ -69,10 +70,16 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>) {
                         if rate.allow() {
                             handle_text(&hub, &mut member, &mut outbox, text.as_str())
                         } else {
-                            Some(ServerMessage::error("rate limit exceeded; message dropped"))
+                            Err((Refusal::RateLimit, "rate limit exceeded; message dropped".into()))
                         }
+                        .err()
+                        .map(|(why, message)| {
+                            hub.metrics.refused(why);
+                            ServerMessage::error(message)
+                        })
                     }
                     Some(Ok(Message::Binary(_))) => {
+                        hub.metrics.refused(Refusal::Malformed);
                         Some(ServerMessage::error("binary frames are not supported; send JSON text"))
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
@@ -101,44 +108,50 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>) {
     let _ = sink.close().await;
 }
 
-/// Handles one text message; returns a direct reply, if any.
+/// Handles one text message; a refusal is answered with an `error` and counted.
 fn handle_text(
     hub: &Arc<Hub>,
     member: &mut Option<Membership>,
     outbox: &mut Option<mpsc::Sender<ServerMessage>>,
     text: &str,
-) -> Option<ServerMessage> {
+) -> Result<(), (Refusal, String)> {
     if text.len() > hub.limits.max_message_bytes {
-        return Some(ServerMessage::error(format!(
-            "message of {} bytes exceeds the {}-byte limit",
-            text.len(),
-            hub.limits.max_message_bytes
-        )));
+        return Err((
+            Refusal::Oversized,
+            format!(
+                "message of {} bytes exceeds the {}-byte limit",
+                text.len(),
+                hub.limits.max_message_bytes
+            ),
+        ));
     }
-    let message = match serde_json::from_str::<ClientMessage>(text) {
-        Ok(message) => message,
-        Err(err) => return Some(ServerMessage::error(format!("malformed message: {err}"))),
-    };
-    let result = match (message, member.as_ref()) {
+    let message = serde_json::from_str::<ClientMessage>(text)
+        .map_err(|err| (Refusal::Malformed, format!("malformed message: {err}")))?;
+    let order = |message: &str| Err((Refusal::Order, message.to_owned()));
+    let lobby = |result: Result<(), String>| result.map_err(|err| (Refusal::Lobby, err));
+    match (message, member.as_ref()) {
         (ClientMessage::Join { lobby, mesh, token }, None) => match outbox.clone() {
-            Some(sender) => hub
-                .admit(token.as_deref())
-                .and_then(|()| hub.join(&lobby, mesh, sender))
-                .map(|joined| {
-                    *member = Some(joined);
-                    *outbox = None;
-                }),
-            None => Err("already in a lobby".to_owned()),
+            Some(sender) => {
+                hub.admit(token.as_deref())
+                    .map_err(|err| (Refusal::Token, err))?;
+                let joined = hub
+                    .join(&lobby, mesh, sender)
+                    .map_err(|err| (Refusal::Join, err))?;
+                *member = Some(joined);
+                *outbox = None;
+                Ok(())
+            }
+            None => order("already in a lobby"),
         },
-        (ClientMessage::Join { .. }, Some(_)) => Err("already in a lobby".to_owned()),
+        (ClientMessage::Join { .. }, Some(_)) => order("already in a lobby"),
         (ClientMessage::Ping, _) => Ok(()),
-        (_, None) => Err("join a lobby first".to_owned()),
-        (ClientMessage::Seal, Some(me)) => hub.seal(me),
+        (_, None) => order("join a lobby first"),
+        (ClientMessage::Seal, Some(me)) => lobby(hub.seal(me)),
         (ClientMessage::Offer { to, sdp }, Some(me)) => {
-            hub.relay(me, to, ServerMessage::Offer { from: me.id, sdp })
+            lobby(hub.relay(me, to, ServerMessage::Offer { from: me.id, sdp }))
         }
         (ClientMessage::Answer { to, sdp }, Some(me)) => {
-            hub.relay(me, to, ServerMessage::Answer { from: me.id, sdp })
+            lobby(hub.relay(me, to, ServerMessage::Answer { from: me.id, sdp }))
         }
         (
             ClientMessage::Candidate {
@@ -148,7 +161,7 @@ fn handle_text(
                 name,
             },
             Some(me),
-        ) => hub.relay(
+        ) => lobby(hub.relay(
             me,
             to,
             ServerMessage::Candidate {
@@ -157,7 +170,6 @@ fn handle_text(
                 index,
                 name,
             },
-        ),
-    };
-    result.err().map(ServerMessage::error)
+        )),
+    }
 }

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::limits::Limits;
 use crate::log::log_event;
+use crate::metrics::Metrics;
 use crate::protocol::ServerMessage;
 use crate::Credentials;
 
@@ -36,6 +37,7 @@ pub struct Membership {
 
 pub struct Hub {
     pub limits: Limits,
+    pub metrics: Metrics,
     credentials: Credentials,
     lobbies: Mutex<HashMap<String, Lobby>>,
     names: RandomState,
@@ -46,6 +48,7 @@ impl Hub {
     pub fn new(limits: Limits, credentials: Credentials) -> Arc<Self> {
         Arc::new(Self {
             limits,
+            metrics: Metrics::default(),
             credentials,
             lobbies: Mutex::new(HashMap::new()),
             names: RandomState::new(),
@@ -75,6 +78,10 @@ impl Hub {
 
     pub fn lobby_count(&self) -> usize {
         self.lobbies().len()
+    }
+
+    pub fn player_count(&self) -> usize {
+        self.lobbies().values().map(|lobby| lobby.peers.len()).sum()
     }
 
     /// A fresh six-character lobby name.
@@ -156,6 +163,7 @@ impl Hub {
             let _ = peer.try_send(ServerMessage::PeerJoined { id });
         }
         entry.peers.insert(id, outbox);
+        self.metrics.joined();
         log_event("join", &[("lobby", &name), ("peer", &id.to_string())]);
         Ok(Membership { lobby: name, id })
     }
@@ -170,7 +178,9 @@ impl Hub {
             .ok_or_else(|| format!("peer {to} is not in your lobby"))?;
         target
             .try_send(message)
-            .map_err(|_| format!("peer {to} is not keeping up; message dropped"))
+            .map_err(|_| format!("peer {to} is not keeping up; message dropped"))?;
+        self.metrics.relayed();
+        Ok(())
     }
 
     /// Host only: refuse further joins and close the lobby after the grace period.

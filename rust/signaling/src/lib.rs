@@ -8,6 +8,7 @@ pub mod connection;
 pub mod hub;
 pub mod limits;
 pub mod log;
+pub mod metrics;
 pub mod protocol;
 pub mod token;
 pub mod turn;
@@ -21,6 +22,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+
+use crate::metrics::Gauges;
 
 pub use hub::Hub;
 pub use limits::Limits;
@@ -55,7 +58,7 @@ pub struct Credentials {
     pub join: Option<JoinSecret>,
 }
 
-/// The server's routes: the WebSocket at `/` and `/health`.
+/// The server's routes: the WebSocket at `/`, `/health` and `/metrics`.
 pub fn router(limits: Limits, credentials: Credentials) -> Router {
     let state = AppState {
         hub: Hub::new(limits, credentials),
@@ -64,6 +67,7 @@ pub fn router(limits: Limits, credentials: Credentials) -> Router {
     Router::new()
         .route("/", get(upgrade))
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 
@@ -88,4 +92,20 @@ async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
         "lobbies": state.hub.lobby_count(),
         "connections": state.connections.load(Ordering::Acquire),
     }))
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let gauges = Gauges {
+        connections: state.connections.load(Ordering::Acquire),
+        lobbies: state.hub.lobby_count(),
+        players: state.hub.player_count(),
+    };
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.hub.metrics.render(&gauges),
+    )
+        .into_response()
 }

@@ -232,6 +232,64 @@ async fn with_a_join_secret_only_signed_unexpired_tokens_get_in() {
     assert_eq!(client.next().await.expect("answer")["type"], "joined");
 }
 
+/// `GET /metrics` in Prometheus' text format: checked by `promtool check metrics` (Debian's
+/// `prometheus`, which `tests/run.sh` installs) and by the values it must show.
+#[tokio::test]
+async fn metrics_count_what_happened_and_pass_promtool() {
+    let addr = start(Limits::default()).await;
+    let (_, mut players) = lobby_of(addr, 2, true).await;
+    players[1]
+        .send(json!({"type": "offer", "to": 1, "sdp": "v=0"}))
+        .await;
+    players[0].expect("offer").await;
+    players[1]
+        .send(json!({"type": "offer", "to": 9, "sdp": "v=0"}))
+        .await;
+    players[1].expect("error").await;
+    players[1].send_raw(Message::Text("{".into())).await;
+    players[1].expect("error").await;
+
+    let response = http_get(addr, "/metrics").await;
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    for line in [
+        "signaling_connections 2",
+        "signaling_lobbies 1",
+        "signaling_players 2",
+        "signaling_joins_total 2",
+        "signaling_relayed_messages_total 1",
+        "signaling_refused_messages_total{reason=\"lobby\"} 1",
+        "signaling_refused_messages_total{reason=\"malformed\"} 1",
+    ] {
+        assert!(
+            body.lines().any(|l| l == line),
+            "missing {line:?} in\n{body}"
+        );
+    }
+
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's prometheus package) is installed");
+    use std::io::Write as _;
+    promtool
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(body.as_bytes())
+        .expect("write");
+    let checked = promtool.wait_with_output().expect("promtool ran");
+    assert!(
+        checked.status.success() && checked.stdout.is_empty() && checked.stderr.is_empty(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
+
 #[tokio::test]
 async fn relay_reaches_only_the_addressed_peer_of_the_same_lobby() {
     let addr = start(Limits::default()).await;

@@ -1,0 +1,169 @@
+//! `GET /metrics`: what the server is doing, in Prometheus' text format, for a studio's
+//! monitoring to scrape.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Why a client's message was refused (each refusal is one `error` reply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Over the per-connection message rate.
+    RateLimit,
+    /// Over the message size limit.
+    Oversized,
+    /// Not JSON of a known message, or a binary frame.
+    Malformed,
+    /// A missing, malformed, forged or expired join token.
+    Token,
+    /// The lobby does not exist, is full or sealed, or the lobby limit is reached.
+    Join,
+    /// Relay to a peer not in the sender's lobby, or a seal by someone not the host.
+    Lobby,
+    /// A message out of order (anything but `join` before joining, a second `join`).
+    Order,
+}
+
+impl Refusal {
+    const ALL: [Refusal; 7] = [
+        Refusal::RateLimit,
+        Refusal::Oversized,
+        Refusal::Malformed,
+        Refusal::Token,
+        Refusal::Join,
+        Refusal::Lobby,
+        Refusal::Order,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Refusal::RateLimit => "rate_limit",
+            Refusal::Oversized => "oversized",
+            Refusal::Malformed => "malformed",
+            Refusal::Token => "token",
+            Refusal::Join => "join",
+            Refusal::Lobby => "lobby",
+            Refusal::Order => "order",
+        }
+    }
+}
+
+/// The counters; gauges (connections, lobbies, players) are read when rendering.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    joins: AtomicU64,
+    relayed: AtomicU64,
+    refused: [AtomicU64; Refusal::ALL.len()],
+}
+
+/// The gauges at the moment of a scrape.
+pub struct Gauges {
+    pub connections: usize,
+    pub lobbies: usize,
+    pub players: usize,
+}
+
+impl Metrics {
+    pub fn joined(&self) {
+        self.joins.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn relayed(&self) {
+        self.relayed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn refused(&self, why: Refusal) {
+        self.refused[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn render(&self, gauges: &Gauges) -> String {
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for (labels, value) in samples {
+                let _ = writeln!(out, "{name}{labels} {value}");
+            }
+        };
+        let plain = |value: usize| vec![(String::new(), value as u64)];
+        metric(
+            "signaling_connections",
+            "gauge",
+            "Open WebSocket connections.",
+            &plain(gauges.connections),
+        );
+        metric(
+            "signaling_lobbies",
+            "gauge",
+            "Lobbies that exist.",
+            &plain(gauges.lobbies),
+        );
+        metric(
+            "signaling_players",
+            "gauge",
+            "Players in a lobby.",
+            &plain(gauges.players),
+        );
+        metric(
+            "signaling_joins_total",
+            "counter",
+            "Successful joins.",
+            &[(String::new(), self.joins.load(Ordering::Relaxed))],
+        );
+        metric(
+            "signaling_relayed_messages_total",
+            "counter",
+            "Offers, answers and candidates relayed between players.",
+            &[(String::new(), self.relayed.load(Ordering::Relaxed))],
+        );
+        let refused: Vec<(String, u64)> = Refusal::ALL
+            .iter()
+            .map(|why| {
+                (
+                    format!("{{reason=\"{}\"}}", why.label()),
+                    self.refused[*why as usize].load(Ordering::Relaxed),
+                )
+            })
+            .collect();
+        metric(
+            "signaling_refused_messages_total",
+            "counter",
+            "Client messages answered with an error, by reason.",
+            &refused,
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_and_gauges_render_in_the_text_format() {
+        let metrics = Metrics::default();
+        metrics.joined();
+        metrics.relayed();
+        metrics.relayed();
+        metrics.refused(Refusal::Token);
+        let text = metrics.render(&Gauges {
+            connections: 3,
+            lobbies: 1,
+            players: 2,
+        });
+        for line in [
+            "# TYPE signaling_connections gauge",
+            "signaling_connections 3",
+            "signaling_players 2",
+            "signaling_joins_total 1",
+            "signaling_relayed_messages_total 2",
+            "signaling_refused_messages_total{reason=\"token\"} 1",
+            "signaling_refused_messages_total{reason=\"join\"} 0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+}
