@@ -3,8 +3,10 @@
 
 mod common;
 
-use common::{open_negotiated, run_until, Side};
-use webrtc_godot_core::{ChannelState, ConnectionStats, Peer};
+use std::time::Instant;
+
+use common::{negotiated, open_negotiated, relay, run_until, Side, DEADLINE};
+use webrtc_godot_core::{ChannelState, ConnectionStats, Peer, PeerEvent};
 
 const MESSAGES: usize = 50;
 const SIZE: usize = 1000;
@@ -65,8 +67,11 @@ fn stats_show_the_pair_the_traffic_and_each_channel() {
     for stats in [&after, &theirs] {
         let local = stats.local_candidate.as_ref().expect("a selected pair");
         let remote = stats.remote_candidate.as_ref().expect("a selected pair");
+        assert_eq!(local.kind, "host");
+        // The remote end is the signaled host candidate, or the same address learned first
+        // from the peer's checks (peer-reflexive), whichever came first.
+        assert!(["host", "prflx"].contains(&remote.kind), "{remote:?}");
         for end in [local, remote] {
-            assert_eq!(end.kind, "host");
             assert_eq!(end.address, "127.0.0.1");
             assert_eq!(end.protocol, "udp");
             assert_ne!(end.port, 0);
@@ -104,4 +109,47 @@ fn stats_show_the_pair_the_traffic_and_each_channel() {
         a.peer.get_stats().data_channels.is_empty(),
         "a channel the game let go of is not reported"
     );
+}
+
+/// With trickle ICE the peer's checks often arrive before its candidates: the selected pair's
+/// remote end is then a peer-reflexive candidate, known only from those checks. It is reported
+/// as such (webrtc-rs patch R5), with the address and port the checks came from.
+#[test]
+fn a_remote_known_only_from_its_checks_is_reported_as_peer_reflexive() {
+    let mut a = Side::default();
+    let mut b = Side::default();
+    let ca = a
+        .peer
+        .create_data_channel("game", &negotiated(1))
+        .expect("a");
+    let cb = b
+        .peer
+        .create_data_channel("game", &negotiated(1))
+        .expect("b");
+    a.peer.create_offer().expect("offer");
+    let started = Instant::now();
+    while ca.get_ready_state() != ChannelState::Open || cb.get_ready_state() != ChannelState::Open {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "timed out waiting for the channels"
+        );
+        relay(&mut a, &mut b);
+        // B's answer reaches A, its candidates never do.
+        for _ in 0..b.peer.pending_events() {
+            if let Some(PeerEvent::SessionDescription { kind, sdp }) = b.peer.next_event() {
+                b.peer.set_local_description(kind, &sdp).expect("local");
+                a.peer.set_remote_description(kind, &sdp).expect("remote");
+            }
+        }
+        std::thread::yield_now();
+    }
+    let remote = a
+        .peer
+        .get_stats()
+        .remote_candidate
+        .expect("the selected pair's remote end is reported");
+    assert_eq!(remote.kind, "prflx");
+    assert_eq!(remote.address, "127.0.0.1");
+    let b_port = b.peer.get_stats().local_candidate.map(|local| local.port);
+    assert_eq!(Some(remote.port), b_port, "the port B's checks came from");
 }

@@ -1405,6 +1405,7 @@ impl RTCPeerConnection {
     /// This is called automatically by `get_stats()` to ensure ICE candidate pair
     /// statistics (RTT, requests/responses sent/received) are up to date.
     pub(super) fn update_ice_agent_stats(&mut self, now: Instant) {
+        self.register_selected_remote_candidate();
         if let Some((local, remote)) = self
             .pipeline_context
             .ice_handler_context
@@ -1437,6 +1438,36 @@ impl RTCPeerConnection {
                 }
             }
         }
+    }
+
+    /// godot-webrtc-rs patch R5: the selected pair's remote end is in the report even when it
+    /// was never signaled. A peer-reflexive candidate, learned from the peer's connectivity
+    /// checks (which with trickle ICE often arrive before its candidates), was missing, so the
+    /// pair named a remote candidate the report did not contain.
+    fn register_selected_remote_candidate(&mut self) {
+        let Some(remote) = self
+            .pipeline_context
+            .ice_handler_context
+            .ice_transport
+            .agent
+            .get_selected_candidate_pair()
+            .map(|(_, remote)| RTCIceCandidate::from(remote))
+        else {
+            return;
+        };
+        let candidate_id = format!("RTCRemoteIceCandidate_{}", remote.id);
+        if self
+            .pipeline_context
+            .stats
+            .remote_candidates
+            .contains_key(&candidate_id)
+        {
+            return;
+        }
+        let (ufrag, _) = self.ice_transport().get_remote_user_credentials();
+        let accumulator = self.candidate_to_accumulator(&remote, ufrag, None);
+        self.stats_mut()
+            .register_remote_candidate(candidate_id, accumulator);
     }
 
     /// Update codec stats from transceivers to the stats accumulator.
