@@ -172,23 +172,31 @@ relayed=$(grep -cE "ALLOCATE.*success|incoming packet ALLOCATE processed, succes
 echo "     coturn granted $relayed allocations"
 if ((relayed > 0)); then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL coturn saw no allocation"; fi
 
-# A wrong password: the joiner must report the refusal and give up instead of hanging.
-start=$(date +%s%3N)
-host wrong-host correct-horse --relay-only
-host=$HOST
-player "$ns_b" wrong-joiner 10.201.2.1 wrong-password --lobby="$LOBBY" --players=2 --seconds=2 --relay-only
-wait "$LAUNCHED"; code=$?
-ms=$(($(date +%s%3N) - start))
-kill "$host" 2>/dev/null; wait "$host" 2>/dev/null
-if [[ $code -ne 0 && $code -ne 124 ]] && grep -qiE "TURN.*(credential|unauthori|401)" "$logs/wrong-joiner.log" \
-    && grep -q "FAILED" "$logs/wrong-joiner.log"; then
-    passed=$((passed + 1))
-    echo "ok   wrong-password (gave up after $ms ms, exit $code)"
-else
-    failed=$((failed + 1))
-    echo "FAIL wrong-password (exit $code after $ms ms); log: $logs/wrong-joiner.log"
-fi
-grep -hiE "TURN|FAILED|FAILURE" "$logs/wrong-joiner.log" | head -n 5 | sed 's/^/     /'
+# refused NAME HOST_PASSWORD JOINER_PASSWORD PATTERN WHAT: a joiner whose TURN credentials are
+# refused must print the TURN server's refusal (PATTERN) and FAILED, and give up, not hang.
+refused() {
+    local name=$1 host_password=$2 password=$3 pattern=$4 what=$5 start code ms host
+    start=$(date +%s%3N)
+    host "$name-host" "$host_password" --relay-only
+    host=$HOST
+    player "$ns_b" "$name-joiner" 10.201.2.1 "$password" --lobby="$LOBBY" --players=2 --seconds=2 \
+        --relay-only
+    wait "$LAUNCHED"; code=$?
+    ms=$(($(date +%s%3N) - start))
+    kill "$host" 2>/dev/null; wait "$host" 2>/dev/null
+    if [[ $code -ne 0 && $code -ne 124 ]] && grep -qiE "$pattern" "$logs/$name-joiner.log" \
+        && grep -q "FAILED" "$logs/$name-joiner.log"; then
+        passed=$((passed + 1))
+        echo "ok   $what (gave up after $ms ms, exit $code)"
+    else
+        failed=$((failed + 1))
+        echo "FAIL $what (exit $code after $ms ms); log: $logs/$name-joiner.log"
+    fi
+    grep -hiE "TURN|FAILED|FAILURE" "$logs/$name-joiner.log" | head -n 5 | sed 's/^/     /'
+}
+
+# A wrong password.
+refused wrong correct-horse wrong-password "TURN.*(credential|unauthori|401)" wrong-password
 
 # Credentials minted per player by the signaling server, checked by coturn's use-auth-secret.
 SIGNALING_PORT=9001 SCENARIO_PASSWORD=minted scenario minted-relay-only --relay-only
@@ -202,22 +210,8 @@ else
 fi
 
 # A server whose secret is not the TURN server's: its players are refused and give up.
-start=$(date +%s%3N)
-SIGNALING_PORT=9002 host forged-host minted --relay-only
-host=$HOST
-SIGNALING_PORT=9002 player "$ns_b" forged-joiner 10.201.2.1 minted --lobby="$LOBBY" --players=2 \
-    --seconds=2 --relay-only
-wait "$LAUNCHED"; code=$?
-ms=$(($(date +%s%3N) - start))
-kill "$host" 2>/dev/null; wait "$host" 2>/dev/null
-if [[ $code -ne 0 && $code -ne 124 ]] && grep -qiE "TURN.*(unauthori|401)" "$logs/forged-joiner.log" \
-    && grep -q "FAILED" "$logs/forged-joiner.log"; then
-    passed=$((passed + 1))
-    echo "ok   forged-secret credentials are refused by coturn (gave up after $ms ms, exit $code)"
-else
-    failed=$((failed + 1))
-    echo "FAIL forged-secret (exit $code after $ms ms); log: $logs/forged-joiner.log"
-fi
+SIGNALING_PORT=9002 refused forged minted minted "TURN.*(unauthori|401)" \
+    "forged-secret credentials are refused by coturn"
 
 echo "turn: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
