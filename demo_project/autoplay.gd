@@ -2,6 +2,9 @@
 ##   godot --headless --path demo_project -- --auto --server=ws://127.0.0.1:9080 --players=4
 ##     [--lobby=NAME] [--mode=mesh|server] [--seconds=3] [--quit-after=SECONDS]
 ##     [--bind=IP] [--turn=turn:HOST:PORT --turn-user=U --turn-password=P] [--relay-only]
+##     [--token=JOIN_TOKEN] [--trust=CERT.pem [--tls-name=NAME]]
+## --trust makes a wss:// server's self-signed certificate trusted (checked against NAME, by
+## default the URL's host); --token is the join token a server with a join secret needs.
 ## Without --lobby it hosts: it creates the lobby, prints "LOBBY <name>", and seals it once all
 ## players are connected ("SEALED"). Everyone steers in circles, chats and pings for --seconds,
 ## then prints one SUMMARY line and exits 0 only if it saw every player and every chat line.
@@ -51,6 +54,9 @@ var turn_url := ""
 var turn_user := ""
 var turn_password := ""
 var relay_only := false
+var token := ""
+var trust := ""
+var tls_name := ""
 
 
 func start(p_game: Node, args: PackedStringArray) -> void:
@@ -69,6 +75,9 @@ func start(p_game: Node, args: PackedStringArray) -> void:
 			"--turn-user": turn_user = value
 			"--turn-password": turn_password = value
 			"--relay-only": relay_only = true
+			"--token": token = value
+			"--trust": trust = value
+			"--tls-name": tls_name = value
 	# A headless loop otherwise spins as fast as it can; several instances share the CPU.
 	Engine.max_fps = 120
 	game.multiplayer.peer_connected.connect(func(id: int): seen[id] = true)
@@ -102,7 +111,14 @@ func start(p_game: Node, args: PackedStringArray) -> void:
 
 
 func _run() -> void:
-	game.lobby.join(server, lobby_name, mesh)
+	if not trust.is_empty():
+		var certificate := X509Certificate.new()
+		if certificate.load(trust) == OK:
+			game.lobby.tls_options = TLSOptions.client(certificate, tls_name)
+		else:
+			_refusal = "cannot load the certificate to trust from %s" % trust
+	if _refusal.is_empty():
+		game.lobby.join(server, lobby_name, mesh, token)
 	if not await _wait(func(): return game.lobby.id != 0 or not _refusal.is_empty(), 15.0,
 			"joining the lobby"):
 		_finish()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Plays the demo headless through the real signaling server: a mesh of 4, server/client with
-# 4 clients, a player quitting mid-game, and a sealed lobby refusing a fifth player.
+# 4 clients, a player quitting mid-game, a sealed lobby refusing a fifth player, and a mesh over
+# wss:// with a self-signed certificate and join tokens (and the players it must refuse).
 # Prints "ok"/"FAIL" per case and "demo: N passed, N failed" at the end.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +36,51 @@ refusal=$(grep -h "^ERROR" "$logs/sealed/latecomer.log" 2>/dev/null)
 echo "  latecomer: ${refusal:-no refusal} (exit ${LATECOMER_STATUS:-none})"
 [[ "${LATECOMER_STATUS:-}" == 3 && "$refusal" == *sealed* ]] || status=1
 verdict $status "a sealed lobby refuses a fifth player with a clear message"
+
+# wss:// served by the signaling server itself, with a self-signed certificate the players are
+# told to trust, and a join secret: every player brings a token minted with it.
+tls="$logs/tls"
+mkdir -p "$tls"
+command -v openssl >/dev/null || apt-get install -y -qq openssl >"$tls/apt.log" 2>&1
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$tls/key.pem" -out "$tls/cert.pem" >"$tls/openssl.log" 2>&1
+head -c 32 /dev/urandom | base64 >"$tls/join-secret"
+token=$("$repo/target/release/webrtc-signaling" mint-token --join-secret-file "$tls/join-secret" \
+    --subject demo --ttl 600)
+stop_signaling
+start_signaling "$tls" --tls-cert "$tls/cert.pem" --tls-key "$tls/key.pem" \
+    --join-secret-file "$tls/join-secret"
+status=$?
+if ((status == 0)); then
+    LOBBY_ARGS=(--trust="$tls/cert.pem" --tls-name=localhost --token="$token")
+    play_lobby "$tls/mesh" mesh 3
+    status=$?
+fi
+echo "  server: $SIGNALING_URL"
+[[ $SIGNALING_URL == wss://* ]] || status=1
+verdict $status "wss:// with a self-signed certificate the players trust; each joins with a minted token"
+
+# refused_join NAME PATTERN WHAT ARGS...: a player with ARGS is refused with PATTERN (exit 3).
+refused_join() {
+    local name=$1 pattern=$2 what=$3 code
+    shift 3
+    LOBBY_ARGS=("$@")
+    launch "$tls/$name.log" --players=2
+    wait "$LAUNCHED"
+    code=$?
+    echo "  $name: $(grep -h "^ERROR " "$tls/$name.log") (exit $code)"
+    [[ $code -eq 3 ]] && grep -qE "^ERROR .*$pattern" "$tls/$name.log"
+    verdict $? "$what"
+}
+refused_join untrusting "cannot reach" \
+    "a player that does not trust the certificate is refused, and the server says why" \
+    --token="$token"
+grep -q "event=tls_handshake_failed" "$tls/signaling.log"
+verdict $? "the server logs the failed TLS handshake" "$(grep -m1 -o 'event=tls_handshake_failed.*' "$tls/signaling.log")"
+refused_join tokenless "join token" "a player without a token gets no lobby" \
+    --trust="$tls/cert.pem" --tls-name=localhost
+LOBBY_ARGS=()
 
 echo "demo: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

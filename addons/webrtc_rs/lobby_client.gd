@@ -31,6 +31,10 @@ signal signaling_closed(code: int, reason: String)
 @export var peer_config: Dictionary = {}
 ## Assign the multiplayer peer to this node's MultiplayerAPI once the lobby is joined.
 @export var assign_multiplayer := true
+## For a [code]wss://[/code] server whose certificate is not signed by a known authority
+## (self-signed, a private CA): [code]TLSOptions.client(X509Certificate)[/code] trusting it.
+## The default trusts the system's authorities.
+var tls_options: TLSOptions = null
 
 ## The server closes connections that stay silent for 60 s.
 const KEEPALIVE_SECONDS := 20.0
@@ -64,7 +68,7 @@ func _ready() -> void:
 ## is the join token the game's backend minted, for a server started with --join-secret-file.
 func join(url: String, lobby_name := "", use_mesh := true, token := "") -> Error:
 	leave()
-	var err := _socket.connect_to_url(url)
+	var err := _socket.connect_to_url(url, tls_options)
 	if err != OK:
 		lobby_error.emit("cannot connect to %s: %s" % [url, error_string(err)])
 		return err

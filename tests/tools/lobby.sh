@@ -4,6 +4,7 @@
 # Needs: $repo, $GODOT_BIN, a release build of webrtc-signaling, the addon in demo_project.
 
 LOBBY_INSTANCE_TIMEOUT=${LOBBY_INSTANCE_TIMEOUT:-90}
+LOBBY_ARGS=()
 
 # wait_for_line FILE REGEX SECONDS: waits until FILE has a line matching REGEX.
 wait_for_line() {
@@ -25,7 +26,7 @@ start_signaling() {
         cat "$log" >&2
         return 1
     fi
-    SIGNALING_URL="ws://$(sed -nE 's/.*event=listening address=([^ ]+).*/\1/p' "$log" | head -n1)"
+    SIGNALING_URL=$(sed -nE 's/.*event=listening .*url=([^ ]+).*/\1/p' "$log" | head -n1)
 }
 
 stop_signaling() {
@@ -35,13 +36,14 @@ stop_signaling() {
 
 # launch LOG ARGS...: one headless demo instance in the background; its pid goes to LAUNCHED.
 # With LOBBY_GAME set, the instance is that exported game instead of the project in the editor.
+# Every instance also gets the flags in the array LOBBY_ARGS (a certificate to trust, a token).
 launch() {
     local log=$1
     shift
     local game=("$GODOT_BIN" --headless --path "$repo/demo_project")
     [[ -n "${LOBBY_GAME:-}" ]] && game=("$LOBBY_GAME" --headless)
     timeout -k 5 "$LOBBY_INSTANCE_TIMEOUT" "${game[@]}" \
-        -- --auto --server="$SIGNALING_URL" "$@" >"$log" 2>&1 &
+        -- --auto --server="$SIGNALING_URL" "${LOBBY_ARGS[@]}" "$@" >"$log" 2>&1 &
     LAUNCHED=$!
 }
 

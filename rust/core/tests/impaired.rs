@@ -219,8 +219,9 @@ struct Attempt {
 }
 
 /// Many connections, each through its own 10 % lossy path, all set up at once: every handshake
-/// completes and every channel opens. The deadline leaves room for rtc-sctp's backed-off
-/// association set-up (1 + 2 + 4 + 8 + 16 + 32 s), which is slow but no stall.
+/// completes and every channel opens. The deadline leaves room for set-up's backed-off
+/// retransmissions (DTLS flights, SCTP's INIT every 3 s once backed off to RTO.max), which
+/// are slow but no stall.
 #[test]
 fn every_connection_opens_through_heavy_loss() {
     const PATHS: u64 = 24;
@@ -359,8 +360,11 @@ fn unreliable_channel_never_stalls_and_shows_its_loss() {
         drained.as_secs_f64() * 1e3,
         fraction * 100.0
     );
+    // put_packet never waits for the network (that would take at least the 200 ms RTO floor);
+    // it only shares the connection's lock with its driver, which a loaded machine (Wine, the
+    // parallel test run) can hold for tens of milliseconds.
     assert!(
-        slowest < Duration::from_millis(50),
+        slowest < Duration::from_millis(150),
         "put_packet blocked for {slowest:?}"
     );
     assert!(

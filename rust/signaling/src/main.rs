@@ -1,8 +1,9 @@
 //! `webrtc-signaling [--host ADDR] [--port N] [--max-lobby-size N] [--max-lobbies N]
 //! [--idle-timeout SECS] [--seal-grace SECS] [--turn-url URL]... [--turn-secret-file PATH]
-//! [--turn-ttl SECS] [--join-secret-file PATH]`: serves lobbies on a WebSocket at `/`. With a
-//! TURN secret, every player gets TURN credentials of its own in its `joined` message
-//! (`turn.rs`); with a join secret, `join` needs a token signed with it (`token.rs`).
+//! [--turn-ttl SECS] [--join-secret-file PATH] [--tls-cert PATH --tls-key PATH]`: serves lobbies
+//! on a WebSocket at `/`. With a TURN secret, every player gets TURN credentials of its own in
+//! its `joined` message (`turn.rs`); with a join secret, `join` needs a token signed with it
+//! (`token.rs`); with a certificate and key, it serves `wss://` (`tls.rs`).
 //!
 //! `webrtc-signaling mint-token --join-secret-file PATH [--subject NAME] [--ttl SECS]` prints
 //! a join token, as a game's backend would make one.
@@ -10,18 +11,23 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use axum::serve::Listener;
+use axum::Router;
 use webrtc_signaling::log::log_event;
+use webrtc_signaling::tls::{self, TlsListener};
+use webrtc_signaling::turn::DEFAULT_TTL;
+use webrtc_signaling::{router, Credentials, JoinSecret, Limits, Turn};
 
 /// How long open connections get to finish after SIGINT/SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
-use webrtc_signaling::turn::DEFAULT_TTL;
-use webrtc_signaling::{router, Credentials, JoinSecret, Limits, Turn};
 
 struct Options {
     host: String,
     port: u16,
     limits: Limits,
     credentials: Credentials,
+    /// Certificate chain and private key, both PEM, for `wss://`.
+    tls: Option<(String, String)>,
 }
 
 /// The contents of a secret file, without its trailing newline.
@@ -60,7 +66,9 @@ fn parse_args() -> Result<Options, String> {
         port: 9080,
         limits: Limits::default(),
         credentials: Credentials::default(),
+        tls: None,
     };
+    let (mut tls_cert, mut tls_key) = (None, None);
     let (mut turn_urls, mut turn_secret, mut turn_ttl) = (Vec::new(), None, DEFAULT_TTL);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -89,6 +97,8 @@ fn parse_args() -> Result<Options, String> {
                 options.credentials.join = Some(JoinSecret::new(secret.as_bytes())?);
             }
             "--turn-ttl" => turn_ttl = Duration::from_secs(number()?),
+            "--tls-cert" => tls_cert = Some(value.clone()),
+            "--tls-key" => tls_key = Some(value.clone()),
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -96,6 +106,11 @@ fn parse_args() -> Result<Options, String> {
         Some(secret) => Some(Turn::new(turn_urls, secret.as_bytes(), turn_ttl)?),
         None if turn_urls.is_empty() => None,
         None => return Err("--turn-url needs --turn-secret-file".to_owned()),
+    };
+    options.tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together".to_owned()),
     };
     Ok(options)
 }
@@ -126,11 +141,21 @@ async fn main() -> ExitCode {
                 "usage: webrtc-signaling [--host ADDR] [--port N] [--max-lobby-size N] \
                  [--max-lobbies N] [--idle-timeout SECS] [--seal-grace SECS] \
                  [--turn-url URL]... [--turn-secret-file PATH] [--turn-ttl SECS] \
-                 [--join-secret-file PATH]\n       \
+                 [--join-secret-file PATH] [--tls-cert PATH --tls-key PATH]\n       \
                  webrtc-signaling mint-token --join-secret-file PATH [--subject NAME] [--ttl SECS]"
             );
             return ExitCode::from(2);
         }
+    };
+    let tls = match &options.tls {
+        Some((cert, key)) => match tls::server_config(cert, key) {
+            Ok(config) => Some(config),
+            Err(message) => {
+                eprintln!("webrtc-signaling: {message}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
     };
     let address = format!("{}:{}", options.host, options.port);
     let listener = match tokio::net::TcpListener::bind(&address).await {
@@ -146,15 +171,34 @@ async fn main() -> ExitCode {
     let bound = listener
         .local_addr()
         .map_or(address, |addr| addr.to_string());
-    log_event("listening", &[("address", &bound)]);
+    let app = router(options.limits, options.credentials);
+    match tls {
+        Some(config) => match TlsListener::new(listener, config) {
+            Ok(listener) => serve(listener, app, &format!("wss://{bound}")).await,
+            Err(err) => {
+                log_event("bind_failed", &[("error", &err.to_string())]);
+                ExitCode::FAILURE
+            }
+        },
+        None => serve(listener, app, &format!("ws://{bound}")).await,
+    }
+}
+
+/// Serves `app` on `listener` until SIGINT or SIGTERM.
+async fn serve<L>(listener: L, app: Router, url: &str) -> ExitCode
+where
+    L: Listener,
+    L::Addr: std::fmt::Debug,
+{
+    let address = url.split_once("://").map_or(url, |(_, address)| address);
+    log_event("listening", &[("address", address), ("url", url)]);
     let (stopping, stopped) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         wait_for_signal().await;
         log_event("shutdown", &[]);
         let _ = stopping.send(true);
     };
-    let server = axum::serve(listener, router(options.limits, options.credentials))
-        .with_graceful_shutdown(shutdown);
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown);
     // Open WebSockets would hold a graceful shutdown forever; give them a moment, then go.
     let deadline = async move {
         let mut stopped = stopped;

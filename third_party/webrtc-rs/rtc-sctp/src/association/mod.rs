@@ -913,7 +913,9 @@ impl Association {
                 common_header: CommonHeader {
                     source_port: self.source_port,
                     destination_port: self.destination_port,
-                    verification_tag: self.peer_verification_tag,
+                    // godot-webrtc-rs patch S8: an INIT's tag is 0 (RFC 9260 §8.5.1), also
+                    // when it is sent again after the peer's INIT told us its tag.
+                    verification_tag: 0,
                 },
                 chunks: vec![Box::new(stored_init.clone())],
             };

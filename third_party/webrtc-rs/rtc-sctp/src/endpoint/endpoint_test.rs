@@ -3831,6 +3831,71 @@ fn test_simultaneous_open_uses_one_association_per_side() -> Result<()> {
     Ok(())
 }
 
+/// godot-webrtc-rs patch S8: in a simultaneous open where both INIT ACKs are lost, each side
+/// sends its INIT again after taking the peer's INIT, which gave it the peer's tag. An INIT
+/// must still carry verification tag 0 (RFC 9260 §8.5.1) or the peer discards it as out of
+/// the blue, and neither side ever gets an answer.
+#[test]
+fn test_simultaneous_open_survives_both_init_acks_being_lost() -> Result<()> {
+    const CT_INIT_ACK: u8 = 2;
+    let endpoint_config = Arc::new(EndpointConfig::default());
+    let a_addr = SocketAddr::new(
+        Ipv6Addr::LOCALHOST.into(),
+        SERVER_PORTS.lock().unwrap().next().unwrap(),
+    );
+    let b_addr = SocketAddr::new(
+        Ipv6Addr::LOCALHOST.into(),
+        CLIENT_PORTS.lock().unwrap().next().unwrap(),
+    );
+    let a = Endpoint::new(
+        a_addr,
+        TransportProtocol::UDP,
+        Arc::clone(&endpoint_config),
+        Some(Arc::new(server_config())),
+    );
+    let b = Endpoint::new(
+        b_addr,
+        TransportProtocol::UDP,
+        endpoint_config,
+        Some(Arc::new(server_config())),
+    );
+    let mut pair = Pair::new_from_endpoint(b, a, b_addr, a_addr);
+    let b_ch = pair.begin_connect(client_config());
+    let (a_ch, a_conn) = pair
+        .server
+        .connect(pair.time, client_config(), b_addr)
+        .unwrap();
+    pair.server.associations.insert(a_ch, a_conn);
+    let lose_init_acks = |inbound: &mut VecDeque<(Instant, Option<EcnCodepoint>, Bytes)>| {
+        let before = inbound.len();
+        inbound.retain(|(_, _, packet)| packet.get(12) != Some(&CT_INIT_ACK));
+        before - inbound.len()
+    };
+    // B's INIT reaches A; A sends its own INIT and answers B's.
+    pair.drive_client();
+    pair.drive_server();
+    assert_eq!(lose_init_acks(&mut pair.client.inbound), 1, "A's INIT ACK lost");
+    // A's INIT reaches B, which answers it.
+    pair.drive_client();
+    assert_eq!(lose_init_acks(&mut pair.server.inbound), 1, "B's INIT ACK lost");
+    // The T1-init timers send the INITs again.
+    for _ in 0..200 {
+        if !pair.step() {
+            break;
+        }
+    }
+
+    assert_eq!(pair.server.associations.len(), 1);
+    assert_eq!(pair.client.associations.len(), 1);
+    for conn in [
+        pair.client.associations.get_mut(&b_ch).unwrap(),
+        pair.server.associations.get_mut(&a_ch).unwrap(),
+    ] {
+        assert_eq!(conn.state(), AssociationState::Established);
+    }
+    Ok(())
+}
+
 /// godot-webrtc-rs patch S1: an INIT sent again (its first answer was lost, say) reaches the
 /// association it started rather than opening another one.
 #[test]

@@ -395,71 +395,20 @@ impl<'a>
                     }
 
                     while let Some(event) = conn.poll() {
-                        match event {
-                            Event::HandshakeFailed { reason } => {
-                                debug!(
-                                    "association_handle {} handshake failed due to {}",
-                                    ch.0, reason
-                                );
-                                //TODO: put it into event_outs?
-                            }
-                            Event::Connected => {
-                                debug!("association_handle {} is connected", ch.0);
-                                self.ctx.event_outs.push_back(TaggedRTCEventInternal {
-                                    now,
-                                    event: RTCEventInternal::SCTPHandshakeComplete(ch.0),
-                                });
-                            }
-                            Event::AssociationLost { reason, id } => {
-                                debug!("association_handle {} is closed due to {}", ch.0, reason);
-                                self.ctx.event_outs.push_back(TaggedRTCEventInternal {
-                                    now,
-                                    event: RTCEventInternal::SCTPStreamClosed(ch.0, id),
-                                });
-                            }
-                            Event::Stream(StreamEvent::Readable { id }) => {
-                                // Bounded: what is not read stays in the reassembly queue,
-                                // which is what lowers `a_rwnd` and throttles the peer.
-                                Self::drain_stream(
-                                    &mut self.ctx.pending_readable,
-                                    conn,
-                                    *ch,
-                                    id,
-                                    max_len,
-                                    &mut budget,
-                                    &mut messages,
-                                )?;
-                            }
-                            Event::Stream(StreamEvent::BufferedAmountLow { id }) => {
-                                debug!(
-                                    "association_handle {} stream id {} is buffered amount low",
-                                    ch.0, id
-                                );
-                                self.ctx.event_outs.push_back(TaggedRTCEventInternal {
-                                    now,
-                                    event: RTCEventInternal::SCTPBufferedAmountLow(ch.0, id),
-                                });
-                            }
-                            Event::Stream(StreamEvent::BufferedAmountHigh { id }) => {
-                                debug!(
-                                    "association_handle {} stream id {} is buffered amount high",
-                                    ch.0, id
-                                );
-                                self.ctx.event_outs.push_back(TaggedRTCEventInternal {
-                                    now,
-                                    event: RTCEventInternal::SCTPBufferedAmountHigh(ch.0, id),
-                                });
-                            }
-                            Event::Stream(StreamEvent::BufferedAmountReleased { id, n_bytes }) => {
-                                // Forward the exact released byte count so the data
-                                // channel handler can decrement its synchronous
-                                // send back-pressure counter (see DataChannelHandler).
-                                self.ctx.event_outs.push_back(TaggedRTCEventInternal {
-                                    now,
-                                    event: RTCEventInternal::SCTPBufferReleased(ch.0, id, n_bytes),
-                                });
-                            }
-                            _ => {}
+                        if let Some(id) =
+                            forward_association_event(&mut self.ctx.event_outs, *ch, event, now)
+                        {
+                            // Bounded: what is not read stays in the reassembly queue,
+                            // which is what lowers `a_rwnd` and throttles the peer.
+                            Self::drain_stream(
+                                &mut self.ctx.pending_readable,
+                                conn,
+                                *ch,
+                                id,
+                                max_len,
+                                &mut budget,
+                                &mut messages,
+                            )?;
                         }
                     }
 
@@ -790,6 +739,17 @@ impl<'a>
         for (ch, conn) in sctp_associations.iter_mut() {
             conn.handle_timeout(now);
 
+            // godot-webrtc-rs patch R6: what a timer did is reported now, not when the next
+            // datagram happens to arrive. Data to read (none is expected from a timer) waits
+            // with the parked streams for `poll_read`.
+            while let Some(event) = conn.poll() {
+                if let Some(id) =
+                    forward_association_event(&mut self.ctx.event_outs, *ch, event, now)
+                {
+                    self.ctx.pending_readable.insert((*ch, id));
+                }
+            }
+
             while let Some(event) = conn.poll_endpoint_event() {
                 endpoint_events.push((*ch, event));
             }
@@ -850,6 +810,57 @@ impl<'a>
     fn close(&mut self) -> Result<()> {
         Ok(())
     }
+}
+
+/// godot-webrtc-rs patch R6: one association event as the handler's own event, shared by
+/// reads and timeouts. Returns the stream when the event is data to read, which only the
+/// caller knows how to take.
+fn forward_association_event(
+    event_outs: &mut VecDeque<TaggedRTCEventInternal>,
+    ch: AssociationHandle,
+    event: Event,
+    now: Instant,
+) -> Option<StreamId> {
+    let event = match event {
+        Event::Stream(StreamEvent::Readable { id }) => return Some(id),
+        Event::HandshakeFailed { reason } => {
+            debug!(
+                "association_handle {} handshake failed due to {}",
+                ch.0, reason
+            );
+            return None;
+        }
+        Event::Connected => {
+            debug!("association_handle {} is connected", ch.0);
+            RTCEventInternal::SCTPHandshakeComplete(ch.0)
+        }
+        Event::AssociationLost { reason, id } => {
+            debug!("association_handle {} is closed due to {}", ch.0, reason);
+            RTCEventInternal::SCTPStreamClosed(ch.0, id)
+        }
+        Event::Stream(StreamEvent::BufferedAmountLow { id }) => {
+            debug!(
+                "association_handle {} stream id {} is buffered amount low",
+                ch.0, id
+            );
+            RTCEventInternal::SCTPBufferedAmountLow(ch.0, id)
+        }
+        Event::Stream(StreamEvent::BufferedAmountHigh { id }) => {
+            debug!(
+                "association_handle {} stream id {} is buffered amount high",
+                ch.0, id
+            );
+            RTCEventInternal::SCTPBufferedAmountHigh(ch.0, id)
+        }
+        // The exact released byte count, so the data channel handler can decrement its
+        // synchronous send back-pressure counter (see DataChannelHandler).
+        Event::Stream(StreamEvent::BufferedAmountReleased { id, n_bytes }) => {
+            RTCEventInternal::SCTPBufferReleased(ch.0, id, n_bytes)
+        }
+        _ => return None,
+    };
+    event_outs.push_back(TaggedRTCEventInternal { now, event });
+    None
 }
 
 fn split_transmit(transmit: TransportMessage<Payload>) -> Vec<TransportMessage<Payload>> {
@@ -1782,6 +1793,49 @@ mod tests {
             flushed.contains(&CT_SHUTDOWN),
             "the final SHUTDOWN must be flushed before removal, not dropped \
              (flushed chunk types: {flushed:?})"
+        );
+    }
+
+    // godot-webrtc-rs patch R6: a message with no retransmissions left is abandoned when
+    // the retransmission timer fires. The bytes it held are released then, so the channel's
+    // buffered amount drops at once; before, the release waited in the association until
+    // the next datagram arrived, which on a lossy path could be seconds.
+    #[test]
+    fn a_message_abandoned_by_the_timer_releases_its_bytes_without_a_datagram() {
+        let now = Instant::now();
+        let e = establish();
+        let mut client_conn = e.client_conn;
+        let payload = Bytes::from_static(b"state update");
+        client_conn
+            .open_stream(1, PayloadProtocolIdentifier::Binary)
+            .and_then(|mut s| {
+                s.set_reliability_params(true, sctp::ReliabilityType::Rexmit, 0)?;
+                s.write_chunk_with_ppi(now, &payload, PayloadProtocolIdentifier::Binary)
+            })
+            .expect("queue DATA");
+        let lost = drain_transmits(&mut client_conn, now);
+        assert!(!lost.is_empty(), "the DATA went out (and is lost)");
+
+        let mut ctx = client_ctx(now, e.client_ep, e.client_ch, client_conn);
+        {
+            let mut handler = SctpHandler::new(&mut ctx, 0);
+            let fires = handler
+                .poll_timeout()
+                .expect("the retransmission timer runs");
+            handler.handle_timeout(fires).expect("handle_timeout");
+        }
+        let released: usize = ctx
+            .event_outs
+            .iter()
+            .filter_map(|e| match e.event {
+                RTCEventInternal::SCTPBufferReleased(_, 1, n_bytes) => Some(n_bytes),
+                _ => None,
+            })
+            .sum();
+        assert_eq!(
+            released,
+            payload.len(),
+            "the abandoned message's bytes are released by the timeout itself"
         );
     }
 
