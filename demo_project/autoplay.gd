@@ -2,9 +2,11 @@
 ##   godot --headless --path demo_project -- --auto --server=ws://127.0.0.1:9080 --players=4
 ##     [--lobby=NAME] [--mode=mesh|server] [--seconds=3] [--quit-after=SECONDS]
 ##     [--bind=IP] [--turn=turn:HOST:PORT --turn-user=U --turn-password=P] [--relay-only]
-##     [--token=JOIN_TOKEN] [--trust=CERT.pem [--tls-name=NAME]]
+##     [--token=JOIN_TOKEN] [--trust=CERT.pem [--tls-name=NAME]] [--expect-resume]
 ## --trust makes a wss:// server's self-signed certificate trusted (checked against NAME, by
 ## default the URL's host); --token is the join token a server with a join secret needs.
+## A dropped WebSocket prints "RECONNECTING" and, with the seat back, "RESUMED"; with
+## --expect-resume the run fails unless that happened (a test cuts the WebSocket).
 ## Without --lobby it hosts: it creates the lobby, prints "LOBBY <name>", and seals it once all
 ## players are connected ("SEALED"). Everyone steers in circles, chats and pings for --seconds,
 ## then prints one SUMMARY line and exits 0 only if it saw every player and every chat line.
@@ -57,6 +59,8 @@ var relay_only := false
 var token := ""
 var trust := ""
 var tls_name := ""
+var expect_resume := false
+var resumed := 0
 
 
 func start(p_game: Node, args: PackedStringArray) -> void:
@@ -78,6 +82,7 @@ func start(p_game: Node, args: PackedStringArray) -> void:
 			"--token": token = value
 			"--trust": trust = value
 			"--tls-name": tls_name = value
+			"--expect-resume": expect_resume = true
 	# A headless loop otherwise spins as fast as it can; several instances share the CPU.
 	Engine.max_fps = 120
 	game.multiplayer.peer_connected.connect(func(id: int): seen[id] = true)
@@ -99,6 +104,11 @@ func start(p_game: Node, args: PackedStringArray) -> void:
 		if game.lobby.id == 0 and _refusal.is_empty():
 			_refusal = "cannot reach %s (close code %d)" % [server, code])
 	game.lobby.lobby_sealed.connect(func(): print("SEALED lobby=%s" % game.lobby.lobby))
+	game.lobby.signaling_reconnecting.connect(func(attempt: int, delay: float):
+		print("RECONNECTING attempt=%d in %.1f s" % [attempt, delay]))
+	game.lobby.lobby_resumed.connect(func(lobby: String, id: int):
+		resumed += 1
+		print("RESUMED lobby=%s id=%d" % [lobby, id]))
 	game.lobby.peer_failed.connect(func(peer: int):
 		print("FAILED connection to player %d (see the errors above)" % peer)
 		get_tree().quit(EXIT_CONNECTION_FAILED))
@@ -262,6 +272,8 @@ func _finish() -> void:
 		failures.append("no position updates arrived")
 	if rtts.is_empty():
 		failures.append("no ping was answered")
+	if expect_resume and resumed == 0:
+		failures.append("the WebSocket was to be cut and the seat resumed; it was not")
 	for peer in leave_ms:
 		if leave_ms[peer] > DISCONNECT_LIMIT_MS:
 			failures.append("player %d was reported gone after %d ms" % [peer, leave_ms[peer]])

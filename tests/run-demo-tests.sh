@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Plays the demo headless through the real signaling server: a mesh of 4, server/client with
-# 4 clients, a player quitting mid-game, a sealed lobby refusing a fifth player, and a mesh over
-# wss:// with a self-signed certificate and join tokens (and the players it must refuse).
+# 4 clients, a player quitting mid-game, a sealed lobby refusing a fifth player, a player whose
+# WebSocket breaks resuming its seat, and a mesh over wss:// with a self-signed certificate and
+# join tokens (and the players it must refuse).
 # Prints "ok"/"FAIL" per case and "demo: N passed, N failed" at the end.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +37,31 @@ refusal=$(grep -h "^ERROR" "$logs/sealed/latecomer.log" 2>/dev/null)
 echo "  latecomer: ${refusal:-no refusal} (exit ${LATECOMER_STATUS:-none})"
 [[ "${LATECOMER_STATUS:-}" == 3 && "$refusal" == *sealed* ]] || status=1
 verdict $status "a sealed lobby refuses a fifth player with a clear message"
+
+# A player's WebSocket breaks mid-game (ss -K kills the socket: no close frame, as when a Wi-Fi
+# link drops). Its seat waits on the server, the lobby client reconnects and resumes it, and
+# the game goes on: nobody sees the player leave, every chat line arrives.
+cut="$logs/resume"
+mkdir -p "$cut"
+port=${SIGNALING_URL##*:}
+(
+    wait_for_line "$cut/player-1.log" "^SEALED " 60 || exit 1
+    pids=$(pgrep -d '|' -f -- "--expect-resume")
+    local_port=$(ss -tnpH state established "( dport = :$port )" | grep -E "pid=($pids)," \
+        | awk '{print $3}' | sed 's/.*://' | head -n1)
+    [[ -n $local_port ]] || exit 1
+    ss -K state established "( sport = :$local_port and dport = :$port )" >/dev/null
+    echo "$local_port" >"$cut/cut-port"
+) &
+cutter=$!
+LOBBY_SECONDS=5 play_lobby "$cut" mesh 3 --expect-resume
+status=$?
+wait "$cutter" || status=1
+echo "  cut the WebSocket from port $(cat "$cut/cut-port" 2>/dev/null || echo none)"
+grep -hE "^(RECONNECTING|RESUMED)" "$cut/player-3.log" | sed 's/^/  /'
+grep -q "event=detach" "$logs/signaling.log" && grep -q "event=resume" "$logs/signaling.log" \
+    || status=1
+verdict $status "a player whose WebSocket breaks mid-game resumes its seat; the game goes on"
 
 # wss:// served by the signaling server itself, with a self-signed certificate the players are
 # told to trust, and a join secret: every player brings a token minted with it.

@@ -9,6 +9,8 @@
 ## [code]multiplayer.peer_connected[/code] work as with any other peer. In mesh mode everyone
 ## connects to everyone; in server/client mode everyone connects to the host, who relays.
 ## The newcomer always makes the offers, so two peers never offer to each other at once.
+## If the WebSocket drops while in a lobby, the client reconnects with back-off and takes its
+## seat back (the server keeps it 30 s by default); the WebRTC connections play on meanwhile.
 extends Node
 
 ## The server accepted us into [param lobby] as peer [param id].
@@ -24,8 +26,13 @@ signal peer_disconnected(id: int)
 signal peer_failed(id: int)
 ## The server refused something (lobby full, sealed, unknown...) or sent something unreadable.
 signal lobby_error(message: String)
-## The WebSocket to the server closed ([param code] is -1 when it never opened).
+## The WebSocket to the server closed for good ([param code] is -1 when it never opened).
 signal signaling_closed(code: int, reason: String)
+## The WebSocket dropped while in a lobby; attempt [param attempt] to get the seat back starts
+## in [param delay] seconds. The game goes on: only new players wait for us meanwhile.
+signal signaling_reconnecting(attempt: int, delay: float)
+## The seat is back after a dropped WebSocket: same lobby, same id.
+signal lobby_resumed(lobby: String, id: int)
 
 ## Configuration for each WebRTCPeerConnection: iceServers, bindAddresses, mdns...
 @export var peer_config: Dictionary = {}
@@ -38,6 +45,15 @@ var tls_options: TLSOptions = null
 
 ## The server closes connections that stay silent for 60 s.
 const KEEPALIVE_SECONDS := 20.0
+## Reconnection attempts wait 0.5 s, 1 s, 2 s... up to 8 s, and stop once the seat would be
+## gone (the server's default --resume-grace).
+const RECONNECT_FIRST_DELAY := 0.5
+const RECONNECT_MAX_DELAY := 8.0
+const RESUME_GRACE_SECONDS := 30.0
+## Close codes after which the seat may still be there: none (the connection broke), "going
+## away" and "service restart" (a server instance shutting down). The server closes normally
+## when the lobby ends or another connection took the seat.
+const RESUMABLE_CLOSE_CODES: Array[int] = [-1, 1001, 1012]
 
 var multiplayer_peer := WebRTCMultiplayerPeer.new()
 var lobby := ""
@@ -51,7 +67,16 @@ var _minted_ice_servers: Array = []
 
 var _socket := WebSocketPeer.new()
 var _socket_state := WebSocketPeer.STATE_CLOSED
+var _url := ""
 var _join_request := {}
+## Given in "joined": takes the seat back on a new WebSocket.
+var _resume_token := ""
+## While reconnecting: the attempt number, seconds until it starts, when to give up (msec).
+var _reconnect_attempt := 0
+var _reconnect_in := -1.0
+var _give_up_at := 0
+## What the game sent while the WebSocket was down (candidates, answers), for after the resume.
+var _unsent: Array[Dictionary] = []
 var _since_keepalive := 0.0
 ## Connections not yet connected, by peer id, watched for failure.
 var _pending := {}
@@ -72,6 +97,7 @@ func join(url: String, lobby_name := "", use_mesh := true, token := "") -> Error
 	if err != OK:
 		lobby_error.emit("cannot connect to %s: %s" % [url, error_string(err)])
 		return err
+	_url = url
 	_socket_state = WebSocketPeer.STATE_CONNECTING
 	_join_request = {"type": "join", "lobby": lobby_name, "mesh": use_mesh}
 	if not token.is_empty():
@@ -97,13 +123,20 @@ func leave() -> void:
 	id = 0
 	sealed = false
 	_join_request = {}
+	_resume_token = ""
+	_reconnect_in = -1.0
+	_unsent.clear()
 
 
 func _process(delta: float) -> void:
+	if _reconnect_in >= 0.0:
+		_reconnect_in -= delta
+		if _reconnect_in < 0.0:
+			_reconnect()
 	_socket.poll()
 	var state := _socket.get_ready_state()
 	if state == WebSocketPeer.STATE_OPEN and not _join_request.is_empty():
-		_send(_join_request)
+		_socket.send_text(JSON.stringify(_join_request))
 		_join_request = {}
 	while _socket.get_available_packet_count() > 0:
 		_handle(_socket.get_packet().get_string_from_utf8())
@@ -120,13 +153,38 @@ func _process(delta: float) -> void:
 				_pending.erase(peer)
 				peer_failed.emit(peer)
 	if state == WebSocketPeer.STATE_CLOSED and _socket_state != WebSocketPeer.STATE_CLOSED:
-		signaling_closed.emit(_socket.get_close_code(), _socket.get_close_reason())
+		_on_socket_closed()
 	_socket_state = state
 
 
+## A seat to go back to and time left: try again later; otherwise it is over.
+func _on_socket_closed() -> void:
+	var in_seat := id != 0 and not _resume_token.is_empty() \
+		and _socket.get_close_code() in RESUMABLE_CLOSE_CODES
+	if in_seat and _reconnect_attempt == 0:
+		_give_up_at = Time.get_ticks_msec() + int(RESUME_GRACE_SECONDS * 1000.0)
+	if in_seat and Time.get_ticks_msec() < _give_up_at:
+		_reconnect_attempt += 1
+		_reconnect_in = minf(RECONNECT_FIRST_DELAY * pow(2.0, _reconnect_attempt - 1),
+			RECONNECT_MAX_DELAY)
+		signaling_reconnecting.emit(_reconnect_attempt, _reconnect_in)
+		return
+	_reconnect_attempt = 0
+	signaling_closed.emit(_socket.get_close_code(), _socket.get_close_reason())
+
+
+func _reconnect() -> void:
+	_reconnect_in = -1.0
+	_join_request = {"type": "resume", "token": _resume_token}
+	if _socket.connect_to_url(_url, tls_options) != OK:
+		_on_socket_closed()
+
+
 func _send(message: Dictionary) -> void:
-	if _socket.get_ready_state() == WebSocketPeer.STATE_OPEN:
+	if _socket.get_ready_state() == WebSocketPeer.STATE_OPEN and _reconnect_attempt == 0:
 		_socket.send_text(JSON.stringify(message))
+	elif _reconnect_attempt > 0 and message["type"] != "ping":
+		_unsent.append(message)
 
 
 func _handle(text: String) -> void:
@@ -138,6 +196,12 @@ func _handle(text: String) -> void:
 	match message["type"]:
 		"joined":
 			_on_joined(message)
+		"resumed":
+			_reconnect_attempt = 0
+			for unsent in _unsent:
+				_send(unsent)
+			_unsent.clear()
+			lobby_resumed.emit(lobby, id)
 		"offer":
 			var connection := _connection_for(from)
 			if connection == null:
@@ -162,12 +226,17 @@ func _handle(text: String) -> void:
 			lobby_sealed.emit()
 		"error":
 			lobby_error.emit(str(message.get("message", "unknown error")))
+			if _reconnect_attempt > 0:
+				# The seat is gone: stop trying. Closing reports signaling_closed.
+				_resume_token = ""
+				_socket.close()
 
 
 func _on_joined(message: Dictionary) -> void:
 	lobby = str(message.get("lobby", ""))
 	id = int(message.get("id", 0))
 	mesh = bool(message.get("mesh", true))
+	_resume_token = str(message.get("resume", ""))
 	var minted = message.get("ice_servers", [])
 	_minted_ice_servers = minted if typeof(minted) == TYPE_ARRAY else []
 	var err: Error

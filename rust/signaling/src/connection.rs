@@ -8,7 +8,7 @@ use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
-use crate::hub::{Hub, Membership};
+use crate::hub::{Hub, Inbox, Membership};
 use crate::log::log_event;
 use crate::metrics::Refusal;
 use crate::protocol::{ClientMessage, ServerMessage};
@@ -45,22 +45,32 @@ impl RateLimit {
     }
 }
 
-/// Serves one WebSocket until the client leaves, idles out, or its lobby closes.
+/// Why a connection ended, which decides what happens to its seat.
+enum Ending {
+    /// The client closed the WebSocket: it left.
+    Left,
+    /// The connection broke or went silent: the seat waits for a `resume`.
+    Dropped,
+    /// The hub let go of us (the lobby closed, or a new connection resumed the seat).
+    Released,
+}
+
+/// Serves one WebSocket until the client leaves, drops, idles out, or its lobby closes.
 pub async fn serve(socket: WebSocket, hub: Arc<Hub>) {
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut inbox) = mpsc::channel::<ServerMessage>(hub.limits.outbox_capacity);
     // Handed to the hub on join; afterwards the hub holds the only sender, so dropping it
-    // (the lobby closed) ends this connection.
+    // (the lobby closed) ends this connection. A resume brings the seat's inbox instead.
     let mut outbox = Some(outbox);
     let mut member: Option<Membership> = None;
     let mut rate = RateLimit::new(hub.limits.messages_per_second, hub.limits.message_burst);
     let idle = tokio::time::sleep(hub.limits.idle_timeout);
     tokio::pin!(idle);
-    loop {
+    let ending = loop {
         let reply = tokio::select! {
             () = &mut idle => {
                 log_event("idle_timeout", &[]);
-                break;
+                break Ending::Dropped;
             }
             incoming = stream.next() => {
                 // Only what the client sends keeps it alive; traffic routed to it does not.
@@ -68,14 +78,13 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>) {
                 match incoming {
                     Some(Ok(Message::Text(text))) => {
                         if rate.allow() {
-                            handle_text(&hub, &mut member, &mut outbox, text.as_str())
+                            handle_text(&hub, &mut member, &mut outbox, &mut inbox, text.as_str())
                         } else {
                             Err((Refusal::RateLimit, "rate limit exceeded; message dropped".into()))
                         }
-                        .err()
-                        .map(|(why, message)| {
+                        .unwrap_or_else(|(why, message)| {
                             hub.metrics.refused(why);
-                            ServerMessage::error(message)
+                            Some(ServerMessage::error(message))
                         })
                     }
                     Some(Ok(Message::Binary(_))) => {
@@ -83,13 +92,13 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>) {
                         Some(ServerMessage::error("binary frames are not supported; send JSON text"))
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                    Some(Ok(Message::Close(_))) => break Ending::Left,
+                    Some(Err(_)) | None => break Ending::Dropped,
                 }
             }
             routed = inbox.recv(), if member.is_some() => match routed {
                 Some(message) => Some(message),
-                // The hub dropped our outbox: the lobby was closed.
-                None => break,
+                None => break Ending::Released,
             },
         };
         if let Some(reply) = reply {
@@ -98,23 +107,28 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>) {
                 .await
                 .is_err()
             {
-                break;
+                break Ending::Dropped;
             }
         }
-    }
+    };
     if let Some(member) = member {
-        hub.leave(&member);
+        match ending {
+            Ending::Dropped => hub.detach(&member, inbox),
+            Ending::Left | Ending::Released => hub.leave(&member),
+        }
     }
     let _ = sink.close().await;
 }
 
-/// Handles one text message; a refusal is answered with an `error` and counted.
+/// Handles one text message: the reply to send, if any; a refusal is answered with an
+/// `error` and counted.
 fn handle_text(
     hub: &Arc<Hub>,
     member: &mut Option<Membership>,
     outbox: &mut Option<mpsc::Sender<ServerMessage>>,
+    inbox: &mut Inbox,
     text: &str,
-) -> Result<(), (Refusal, String)> {
+) -> Result<Option<ServerMessage>, (Refusal, String)> {
     if text.len() > hub.limits.max_message_bytes {
         return Err((
             Refusal::Oversized,
@@ -128,7 +142,8 @@ fn handle_text(
     let message = serde_json::from_str::<ClientMessage>(text)
         .map_err(|err| (Refusal::Malformed, format!("malformed message: {err}")))?;
     let order = |message: &str| Err((Refusal::Order, message.to_owned()));
-    let lobby = |result: Result<(), String>| result.map_err(|err| (Refusal::Lobby, err));
+    let lobby =
+        |result: Result<(), String>| result.map(|()| None).map_err(|err| (Refusal::Lobby, err));
     match (message, member.as_ref()) {
         (ClientMessage::Join { lobby, mesh, token }, None) => match outbox.clone() {
             Some(sender) => {
@@ -139,12 +154,25 @@ fn handle_text(
                     .map_err(|err| (Refusal::Join, err))?;
                 *member = Some(joined);
                 *outbox = None;
-                Ok(())
+                Ok(None)
             }
             None => order("already in a lobby"),
         },
-        (ClientMessage::Join { .. }, Some(_)) => order("already in a lobby"),
-        (ClientMessage::Ping, _) => Ok(()),
+        (ClientMessage::Resume { token }, None) => {
+            let (resumed, seat_inbox) = hub.resume(&token).map_err(|err| (Refusal::Resume, err))?;
+            let reply = ServerMessage::Resumed {
+                lobby: resumed.lobby.clone(),
+                id: resumed.id,
+            };
+            *member = Some(resumed);
+            *inbox = seat_inbox;
+            *outbox = None;
+            Ok(Some(reply))
+        }
+        (ClientMessage::Join { .. } | ClientMessage::Resume { .. }, Some(_)) => {
+            order("already in a lobby")
+        }
+        (ClientMessage::Ping, _) => Ok(None),
         (_, None) => order("join a lobby first"),
         (ClientMessage::Seal, Some(me)) => lobby(hub.seal(me)),
         (ClientMessage::Offer { to, sdp }, Some(me)) => {

@@ -19,6 +19,9 @@ pub struct Limits {
     pub seal_grace: Duration,
     /// Messages queued for one client before it is considered stuck and cut off.
     pub outbox_capacity: usize,
+    /// How long a player's seat waits for it to `resume` after its WebSocket dropped (zero:
+    /// a drop is leaving). Meanwhile the others see no `peer_left`.
+    pub resume_grace: Duration,
 }
 
 impl Default for Limits {
@@ -33,6 +36,7 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(60),
             seal_grace: Duration::from_secs(10),
             outbox_capacity: 256,
+            resume_grace: Duration::from_secs(30),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `webrtc-signaling [--host ADDR] [--port N] [--max-lobby-size N] [--max-lobbies N]
-//! [--idle-timeout SECS] [--seal-grace SECS] [--turn-url URL]... [--turn-secret-file PATH]
-//! [--turn-ttl SECS] [--join-secret-file PATH] [--tls-cert PATH --tls-key PATH]`: serves lobbies
+//! [--idle-timeout SECS] [--seal-grace SECS] [--resume-grace SECS] [--turn-url URL]...
+//! [--turn-secret-file PATH] [--turn-ttl SECS] [--join-secret-file PATH] [--tls-cert PATH --tls-key PATH]`: serves lobbies
 //! on a WebSocket at `/`. With a TURN secret, every player gets TURN credentials of its own in
 //! its `joined` message (`turn.rs`); with a join secret, `join` needs a token signed with it
 //! (`token.rs`); with a certificate and key, it serves `wss://` (`tls.rs`).
@@ -90,6 +90,7 @@ fn parse_args() -> Result<Options, String> {
             "--max-lobbies" => options.limits.max_lobbies = number()? as usize,
             "--idle-timeout" => options.limits.idle_timeout = Duration::from_secs(number()?),
             "--seal-grace" => options.limits.seal_grace = Duration::from_secs(number()?),
+            "--resume-grace" => options.limits.resume_grace = Duration::from_secs(number()?),
             "--turn-url" => turn_urls.push(value.clone()),
             "--turn-secret-file" => turn_secret = Some(read_secret(&value, "TURN")?),
             "--join-secret-file" => {
@@ -139,7 +140,7 @@ async fn main() -> ExitCode {
             }
             eprintln!(
                 "usage: webrtc-signaling [--host ADDR] [--port N] [--max-lobby-size N] \
-                 [--max-lobbies N] [--idle-timeout SECS] [--seal-grace SECS] \
+                 [--max-lobbies N] [--idle-timeout SECS] [--seal-grace SECS] [--resume-grace SECS] \
                  [--turn-url URL]... [--turn-secret-file PATH] [--turn-ttl SECS] \
                  [--join-secret-file PATH] [--tls-cert PATH --tls-key PATH]\n       \
                  webrtc-signaling mint-token --join-secret-file PATH [--subject NAME] [--ttl SECS]"

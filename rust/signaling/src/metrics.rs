@@ -21,10 +21,12 @@ pub enum Refusal {
     Lobby,
     /// A message out of order (anything but `join` before joining, a second `join`).
     Order,
+    /// A `resume` whose seat is gone (unknown token, grace period over, lobby closed).
+    Resume,
 }
 
 impl Refusal {
-    const ALL: [Refusal; 7] = [
+    const ALL: [Refusal; 8] = [
         Refusal::RateLimit,
         Refusal::Oversized,
         Refusal::Malformed,
@@ -32,6 +34,7 @@ impl Refusal {
         Refusal::Join,
         Refusal::Lobby,
         Refusal::Order,
+        Refusal::Resume,
     ];
 
     fn label(self) -> &'static str {
@@ -43,6 +46,7 @@ impl Refusal {
             Refusal::Join => "join",
             Refusal::Lobby => "lobby",
             Refusal::Order => "order",
+            Refusal::Resume => "resume",
         }
     }
 }
@@ -51,6 +55,7 @@ impl Refusal {
 #[derive(Debug, Default)]
 pub struct Metrics {
     joins: AtomicU64,
+    resumes: AtomicU64,
     relayed: AtomicU64,
     refused: [AtomicU64; Refusal::ALL.len()],
 }
@@ -65,6 +70,10 @@ pub struct Gauges {
 impl Metrics {
     pub fn joined(&self) {
         self.joins.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn resumed(&self) {
+        self.resumes.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn relayed(&self) {
@@ -111,6 +120,12 @@ impl Metrics {
             &[(String::new(), self.joins.load(Ordering::Relaxed))],
         );
         metric(
+            "signaling_resumes_total",
+            "counter",
+            "Seats taken back by a new WebSocket after the old one dropped.",
+            &[(String::new(), self.resumes.load(Ordering::Relaxed))],
+        );
+        metric(
             "signaling_relayed_messages_total",
             "counter",
             "Offers, answers and candidates relayed between players.",
@@ -143,6 +158,7 @@ mod tests {
     fn counters_and_gauges_render_in_the_text_format() {
         let metrics = Metrics::default();
         metrics.joined();
+        metrics.resumed();
         metrics.relayed();
         metrics.relayed();
         metrics.refused(Refusal::Token);
@@ -156,6 +172,7 @@ mod tests {
             "signaling_connections 3",
             "signaling_players 2",
             "signaling_joins_total 1",
+            "signaling_resumes_total 1",
             "signaling_relayed_messages_total 2",
             "signaling_refused_messages_total{reason=\"token\"} 1",
             "signaling_refused_messages_total{reason=\"join\"} 0",

@@ -1,9 +1,9 @@
 //! The JSON messages clients and server exchange, one per WebSocket text frame.
 //!
-//! Client → server: `join`, `offer` / `answer` / `candidate` (addressed with `to`), `seal`,
-//! `ping` (a keep-alive with no reply).
-//! Server → client: `joined`, `peer_joined`, `peer_left`, relayed `offer` / `answer` /
-//! `candidate` (stamped with `from`), `sealed`, `error`.
+//! Client → server: `join`, `resume` (a new WebSocket taking back its seat), `offer` /
+//! `answer` / `candidate` (addressed with `to`), `seal`, `ping` (a keep-alive with no reply).
+//! Server → client: `joined`, `resumed`, `peer_joined`, `peer_left`, relayed `offer` /
+//! `answer` / `candidate` (stamped with `from`), `sealed`, `error`.
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,11 @@ pub enum ClientMessage {
         /// Required when the server has a join secret (see `token.rs`).
         #[serde(default)]
         token: Option<String>,
+    },
+    /// Instead of `join` on a new WebSocket: take back the seat `joined` gave with `resume`,
+    /// within the server's resume grace period after the old WebSocket dropped.
+    Resume {
+        token: String,
     },
     Offer {
         to: u32,
@@ -63,6 +68,13 @@ pub enum ServerMessage {
         /// every `initialize()` of its connections; absent when the server mints none.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ice_servers: Vec<IceServer>,
+        /// The seat's resume token, for `resume` after a dropped WebSocket.
+        resume: String,
+    },
+    /// The seat is back; what was routed to it meanwhile follows.
+    Resumed {
+        lobby: String,
+        id: u32,
     },
     PeerJoined {
         id: u32,

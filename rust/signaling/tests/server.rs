@@ -50,6 +50,11 @@ impl Client {
             .expect("send");
     }
 
+    /// Leaves: closes the WebSocket with a close frame.
+    async fn close(mut self) {
+        self.socket.close(None).await.expect("close");
+    }
+
     async fn send_raw(&mut self, message: Message) {
         self.socket.send(message).await.expect("send");
     }
@@ -127,12 +132,121 @@ async fn lobby_lifecycle_assigns_ids_and_announces_arrivals_and_departures() {
     assert_eq!(joined["peers"], json!([1]));
     assert_eq!(host.expect("peer_joined").await["id"], 2);
 
-    drop(second); // abrupt disconnect, no close frame
-    assert_eq!(host.expect("peer_left").await["id"], 2);
+    second.close().await;
+    assert_eq!(
+        host.expect("peer_left").await["id"],
+        2,
+        "closing is leaving"
+    );
 
     let mut unknown = Client::connect(addr).await;
     let refused = unknown.join("NOSUCH", true).await;
     assert_eq!(refused["type"], "error");
+}
+
+/// A player whose WebSocket breaks (no close frame) keeps its seat for the grace period: the
+/// others see no `peer_left`, what they send it waits, and a new WebSocket presenting the
+/// seat's resume token takes the seat back with that mail.
+#[tokio::test]
+async fn a_dropped_websocket_resumes_its_seat_with_what_waited_for_it() {
+    let addr = start(Limits::default()).await;
+    let mut host = Client::connect(addr).await;
+    let lobby = host.join("", true).await["lobby"]
+        .as_str()
+        .expect("lobby")
+        .to_owned();
+    let mut player = Client::connect(addr).await;
+    let joined = player.join(&lobby, true).await;
+    let token = joined["resume"]
+        .as_str()
+        .expect("a resume token")
+        .to_owned();
+    assert_eq!(token.len(), 32, "128 random bits: {token}");
+    host.expect("peer_joined").await;
+
+    drop(player);
+    host.send(json!({"type": "offer", "to": 2, "sdp": "while away"}))
+        .await;
+    assert_eq!(
+        host.drain(Duration::from_millis(300)).await,
+        Vec::<Value>::new(),
+        "no peer_left and no error while the seat waits"
+    );
+
+    let mut back = Client::connect(addr).await;
+    back.send(json!({"type": "resume", "token": token})).await;
+    let resumed = back.expect("resumed").await;
+    assert_eq!(
+        (resumed["lobby"].as_str(), resumed["id"].as_u64()),
+        (Some(lobby.as_str()), Some(2))
+    );
+    let waited = back.expect("offer").await;
+    assert_eq!(
+        (waited["from"].as_u64(), waited["sdp"].as_str()),
+        (Some(1), Some("while away"))
+    );
+    back.send(json!({"type": "answer", "to": 1, "sdp": "back"}))
+        .await;
+    assert_eq!(
+        host.expect("answer").await["from"],
+        2,
+        "the seat is the same player"
+    );
+
+    let mut thief = Client::connect(addr).await;
+    thief
+        .send(json!({"type": "resume", "token": "0".repeat(32)}))
+        .await;
+    assert!(thief.expect("error").await["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("no seat to resume")));
+}
+
+/// A seat nobody resumes within the grace period is given up: the others get `peer_left` and
+/// the token no longer works. A resume while the old connection still holds the seat (the
+/// server has not noticed the drop yet) takes it over and ends the old connection.
+#[tokio::test]
+async fn a_seat_is_given_up_after_the_grace_period_and_can_be_taken_over_before() {
+    let limits = Limits {
+        resume_grace: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let addr = start(limits).await;
+    let (lobby, mut peers) = lobby_of(addr, 2, true).await;
+    let mut third = Client::connect(addr).await;
+    let token = third.join(&lobby, true).await["resume"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    for peer in &mut peers {
+        peer.expect("peer_joined").await;
+    }
+
+    let mut newer = Client::connect(addr).await;
+    newer.send(json!({"type": "resume", "token": &token})).await;
+    newer.expect("resumed").await;
+    assert_eq!(third.next().await, None, "the old connection lost the seat");
+    for peer in &mut peers {
+        assert_eq!(
+            peer.drain(Duration::from_millis(100)).await,
+            Vec::<Value>::new(),
+            "a takeover is no departure"
+        );
+    }
+
+    let dropped = std::time::Instant::now();
+    drop(newer);
+    for peer in &mut peers {
+        assert_eq!(peer.expect("peer_left").await["id"], 3);
+    }
+    let given_up = dropped.elapsed();
+    assert!(
+        given_up >= Duration::from_millis(300),
+        "gave up after {given_up:?}"
+    );
+    let mut late = Client::connect(addr).await;
+    late.send(json!({"type": "resume", "token": token})).await;
+    late.expect("error").await;
 }
 
 #[tokio::test]
@@ -342,7 +456,7 @@ async fn server_client_lobby_ends_when_its_host_leaves() {
     let addr = start(Limits::default()).await;
     let (_, mut peers) = lobby_of(addr, 3, false).await;
     let host = peers.remove(0);
-    drop(host);
+    host.close().await;
     for peer in &mut peers {
         assert_eq!(peer.expect("peer_left").await["id"], 1);
         assert_eq!(
@@ -475,8 +589,10 @@ async fn lobby_size_lobby_count_and_rate_limits_hold() {
 
 #[tokio::test]
 async fn idle_connections_time_out_and_health_reports() {
+    // No resume grace: the idle player's seat goes with its connection.
     let limits = Limits {
         idle_timeout: Duration::from_millis(300),
+        resume_grace: Duration::ZERO,
         ..Limits::default()
     };
     let addr = start(limits).await;
