@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Plays the demo headless through the real signaling server: a mesh of 4, server/client with
 # 4 clients, a player quitting mid-game, a sealed lobby refusing a fifth player, a player whose
-# WebSocket breaks resuming its seat, and a mesh over wss:// with a self-signed certificate and
-# join tokens (and the players it must refuse).
+# WebSocket breaks resuming its seat, a lobby played through two server instances sharing it
+# through Redis, and a mesh over wss:// with a self-signed certificate and join tokens (and the
+# players it must refuse).
 # Prints "ok"/"FAIL" per case and "demo: N passed, N failed" at the end.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -62,6 +63,35 @@ grep -hE "^(RECONNECTING|RESUMED)" "$cut/player-3.log" | sed 's/^/  /'
 grep -q "event=detach" "$logs/signaling.log" && grep -q "event=resume" "$logs/signaling.log" \
     || status=1
 verdict $status "a player whose WebSocket breaks mid-game resumes its seat; the game goes on"
+
+# Two server instances sharing their lobbies through Redis (a redis-server of the test's own):
+# the host plays through one, the last player joins the same lobby through the other.
+shared="$logs/redis"
+mkdir -p "$shared/a" "$shared/b"
+redis_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no >"$shared/redis.log" 2>&1 &
+redis_pid=$!
+deadline=$((SECONDS + 10))
+until (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null || ((SECONDS > deadline)); do sleep 0.1; done
+stop_signaling
+status=1
+if start_signaling "$shared/a" --redis "redis://127.0.0.1:$redis_port"; then
+    a_pid=$SIGNALING_PID a_url=$SIGNALING_URL
+    if start_signaling "$shared/b" --redis "redis://127.0.0.1:$redis_port"; then
+        b_url=$SIGNALING_URL
+        SIGNALING_URL=$a_url
+        play_lobby "$shared" mesh 3 --server="$b_url"
+        status=$?
+        stop_signaling
+    fi
+    kill "$a_pid" 2>/dev/null && wait "$a_pid" 2>/dev/null
+fi
+kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
+joined_a=$(grep -c "event=join " "$shared/a/signaling.log")
+joined_b=$(grep -c "event=join " "$shared/b/signaling.log")
+echo "  joins through instance A: $joined_a, through instance B: $joined_b"
+[[ $joined_a -eq 2 && $joined_b -eq 1 ]] || status=1
+verdict $status "two server instances on Redis: a player joining through the other instance plays in the same lobby"
 
 # wss:// served by the signaling server itself, with a self-signed certificate the players are
 # told to trust, and a join secret: every player brings a token minted with it.

@@ -49,14 +49,17 @@ else
 fi
 
 section "cargo test"
-# The signaling server's /metrics test checks its output with promtool (Debian's prometheus).
-if ! command -v promtool >/dev/null; then
-    install_promtool() {
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+# The signaling server's /metrics test checks its output with promtool (Debian's prometheus);
+# its shared-lobby tests start a Redis (Debian's redis-server) of their own.
+for needed in "promtool prometheus" "redis-server redis-server"; do
+    read -r command package <<<"$needed"
+    command -v "$command" >/dev/null && continue
+    install_package() {
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package"
     }
-    { install_promtool || { apt-get update -qq && install_promtool; }; } >"$results/prometheus-apt.log" 2>&1 \
-        || echo "cannot install prometheus (promtool); see $results/prometheus-apt.log"
-fi
+    { install_package || { apt-get update -qq && install_package; }; } >"$results/$package-apt.log" 2>&1 \
+        || echo "cannot install $package ($command); see $results/$package-apt.log"
+done
 cargo test --workspace --no-fail-fast -- --show-output 2>&1 | tee "$results/cargo-test.log"
 [[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("cargo test")
 count_cargo "$results/cargo-test.log"

@@ -79,6 +79,7 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>) {
                     Some(Ok(Message::Text(text))) => {
                         if rate.allow() {
                             handle_text(&hub, &mut member, &mut outbox, &mut inbox, text.as_str())
+                                .await
                         } else {
                             Err((Refusal::RateLimit, "rate limit exceeded; message dropped".into()))
                         }
@@ -113,8 +114,8 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>) {
     };
     if let Some(member) = member {
         match ending {
-            Ending::Dropped => hub.detach(&member, inbox),
-            Ending::Left | Ending::Released => hub.leave(&member),
+            Ending::Dropped => hub.detach(&member, inbox).await,
+            Ending::Left | Ending::Released => hub.leave(&member).await,
         }
     }
     let _ = sink.close().await;
@@ -122,7 +123,7 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>) {
 
 /// Handles one text message: the reply to send, if any; a refusal is answered with an
 /// `error` and counted.
-fn handle_text(
+async fn handle_text(
     hub: &Arc<Hub>,
     member: &mut Option<Membership>,
     outbox: &mut Option<mpsc::Sender<ServerMessage>>,
@@ -151,6 +152,7 @@ fn handle_text(
                     .map_err(|err| (Refusal::Token, err))?;
                 let joined = hub
                     .join(&lobby, mesh, sender)
+                    .await
                     .map_err(|err| (Refusal::Join, err))?;
                 *member = Some(joined);
                 *outbox = None;
@@ -159,7 +161,10 @@ fn handle_text(
             None => order("already in a lobby"),
         },
         (ClientMessage::Resume { token }, None) => {
-            let (resumed, seat_inbox) = hub.resume(&token).map_err(|err| (Refusal::Resume, err))?;
+            let (resumed, seat_inbox) = hub
+                .resume(&token)
+                .await
+                .map_err(|err| (Refusal::Resume, err))?;
             let reply = ServerMessage::Resumed {
                 lobby: resumed.lobby.clone(),
                 id: resumed.id,
@@ -174,13 +179,15 @@ fn handle_text(
         }
         (ClientMessage::Ping, _) => Ok(None),
         (_, None) => order("join a lobby first"),
-        (ClientMessage::Seal, Some(me)) => lobby(hub.seal(me)),
-        (ClientMessage::Offer { to, sdp }, Some(me)) => {
-            lobby(hub.relay(me, to, ServerMessage::Offer { from: me.id, sdp }))
-        }
-        (ClientMessage::Answer { to, sdp }, Some(me)) => {
-            lobby(hub.relay(me, to, ServerMessage::Answer { from: me.id, sdp }))
-        }
+        (ClientMessage::Seal, Some(me)) => lobby(hub.seal(me).await),
+        (ClientMessage::Offer { to, sdp }, Some(me)) => lobby(
+            hub.relay(me, to, ServerMessage::Offer { from: me.id, sdp })
+                .await,
+        ),
+        (ClientMessage::Answer { to, sdp }, Some(me)) => lobby(
+            hub.relay(me, to, ServerMessage::Answer { from: me.id, sdp })
+                .await,
+        ),
         (
             ClientMessage::Candidate {
                 to,
@@ -189,15 +196,14 @@ fn handle_text(
                 name,
             },
             Some(me),
-        ) => lobby(hub.relay(
-            me,
-            to,
-            ServerMessage::Candidate {
+        ) => {
+            let candidate = ServerMessage::Candidate {
                 from: me.id,
                 media,
                 index,
                 name,
-            },
-        )),
+            };
+            lobby(hub.relay(me, to, candidate).await)
+        }
     }
 }

@@ -1,9 +1,12 @@
-//! Lobby state: who is in which lobby, and the one place where messages are routed.
+//! The seats this instance's connections hold, and the one place where messages reach them.
 //!
-//! Every seat in a lobby owns a bounded outbox; the hub only ever `try_send`s into it, so a slow
-//! or stuck client is cut off instead of slowing anyone else down. A seat outlives its WebSocket
-//! for the resume grace period: the outbox's receiving end is parked here, what is routed to the
-//! player waits in it, and a new connection presenting the seat's resume token takes it back.
+//! Who sits in which lobby is the [`Directory`]'s business (this process's memory, or Redis
+//! shared by every instance); what its changes mean for the seats held here arrives as
+//! [`Notice`]s, applied in [`Hub::apply`]. Every seat owns a bounded outbox; the hub only ever
+//! `try_send`s into it, so a slow or stuck client is cut off instead of slowing anyone else
+//! down. A seat outlives its WebSocket for the resume grace period: the outbox's receiving end
+//! is parked here, what is routed to the player waits in it, and a new connection presenting
+//! the seat's resume token takes it back, on this instance or another.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap};
@@ -14,6 +17,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
+use crate::broker::{Broker, HEARTBEAT};
+use crate::directory::{Directory, JoinRefusal, Lobbies, Notice, SealRefusal};
 use crate::limits::Limits;
 use crate::log::log_event;
 use crate::metrics::Metrics;
@@ -22,24 +27,15 @@ use crate::Credentials;
 
 /// Messages waiting to be written to one client.
 pub type Outbox = mpsc::Sender<ServerMessage>;
-
 /// What a connection reads its routed messages from.
 pub type Inbox = mpsc::Receiver<ServerMessage>;
 
-struct Lobby {
-    mesh: bool,
-    sealed: bool,
-    next_id: u32,
-    peers: BTreeMap<u32, Seat>,
-}
-
-/// One player's place in a lobby.
+/// A seat held by a connection of this instance.
 struct Seat {
     outbox: Outbox,
-    /// Presented in `resume` to take the seat back after the WebSocket dropped.
-    resume: String,
-    /// Which connection holds the seat; a connection that lost it changes nothing by leaving.
-    session: u64,
+    /// `"<instance>:<session>"`: which connection holds the seat; one that lost it changes
+    /// nothing by leaving.
+    holder: String,
     /// The outbox's receiving end while no connection holds the seat.
     parked: Option<Inbox>,
 }
@@ -49,75 +45,112 @@ struct Seat {
 pub struct Membership {
     pub lobby: String,
     pub id: u32,
-    session: u64,
-}
-
-#[derive(Default)]
-struct State {
-    lobbies: HashMap<String, Lobby>,
-    /// Resume token → (lobby, id) of its seat.
-    seats: HashMap<String, (String, u32)>,
-}
-
-impl State {
-    /// Removes a seat and its resume token; the other players hear `peer_left`, and the lobby
-    /// closes when it is empty or, server/client, its host left.
-    fn remove_seat(&mut self, lobby_name: &str, id: u32) {
-        let Some(lobby) = self.lobbies.get_mut(lobby_name) else {
-            return;
-        };
-        let Some(seat) = lobby.peers.remove(&id) else {
-            return;
-        };
-        self.seats.remove(&seat.resume);
-        for peer in lobby.peers.values() {
-            let _ = peer.outbox.try_send(ServerMessage::PeerLeft { id });
-        }
-        log_event("leave", &[("lobby", lobby_name), ("peer", &id.to_string())]);
-        let host_left = !lobby.mesh && id == 1;
-        if lobby.peers.is_empty() || host_left {
-            self.close_lobby(lobby_name, "empty or host left");
-        }
-    }
-
-    /// Drops a lobby; dropping the outboxes ends every member's connection.
-    fn close_lobby(&mut self, name: &str, reason: &str) {
-        if let Some(lobby) = self.lobbies.remove(name) {
-            for seat in lobby.peers.values() {
-                self.seats.remove(&seat.resume);
-            }
-            log_event("lobby_closed", &[("lobby", name), ("reason", reason)]);
-        }
-    }
+    holder: String,
 }
 
 pub struct Hub {
     pub limits: Limits,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     credentials: Credentials,
-    state: Mutex<State>,
+    directory: Directory,
+    instance: String,
+    /// Lobby → seat id → the seat, for seats held here.
+    seats: Mutex<HashMap<String, BTreeMap<u32, Seat>>>,
     names: RandomState,
     name_counter: AtomicU64,
     sessions: AtomicU64,
 }
 
 impl Hub {
+    /// A hub whose lobbies live in this process.
     pub fn new(limits: Limits, credentials: Credentials) -> Arc<Self> {
+        let directory = Directory::Local(Mutex::new(Lobbies::default()));
+        Self::with_directory(
+            limits,
+            credentials,
+            directory,
+            "local".to_owned(),
+            Arc::default(),
+        )
+    }
+
+    /// A hub sharing its lobbies with every instance on the Redis at `url`: it subscribes to
+    /// its notices, keeps itself known as alive and gives up the seats of instances that died.
+    pub async fn shared(
+        limits: Limits,
+        credentials: Credentials,
+        url: &str,
+    ) -> Result<Arc<Self>, String> {
+        let instance = random_hex::<8>()?;
+        let metrics = Arc::<Metrics>::default();
+        let (broker, subscription) = Broker::connect(url, &instance, Arc::clone(&metrics)).await?;
+        let hub = Self::with_directory(
+            limits,
+            credentials,
+            Directory::Shared(Box::new(broker)),
+            instance.clone(),
+            metrics,
+        );
+        log_event("redis_connected", &[("instance", &instance)]);
+        let receiver = Arc::clone(&hub);
+        tokio::spawn(async move {
+            let applier = Arc::clone(&receiver);
+            Broker::notices(subscription, move |notice| {
+                applier.apply(notice);
+            })
+            .await;
+            // Without notices this instance can route nothing; a supervisor restarts it, and
+            // its players resume on the others.
+            log_event("redis_subscription_lost", &[]);
+            std::process::exit(1);
+        });
+        let keeper = Arc::clone(&hub);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(HEARTBEAT);
+            loop {
+                ticks.tick().await;
+                if let Directory::Shared(broker) = &keeper.directory {
+                    let renewed = broker.heartbeat().await;
+                    let reaped = broker.reap(keeper.limits.resume_grace).await;
+                    if let Err(err) = renewed.and(reaped.map(|_| ())) {
+                        log_event("redis_unavailable", &[("error", &err)]);
+                    }
+                }
+            }
+        });
+        Ok(hub)
+    }
+
+    fn with_directory(
+        limits: Limits,
+        credentials: Credentials,
+        directory: Directory,
+        instance: String,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             limits,
-            metrics: Metrics::default(),
+            metrics,
             credentials,
-            state: Mutex::default(),
+            directory,
+            instance,
+            seats: Mutex::default(),
             names: RandomState::new(),
             name_counter: AtomicU64::new(0),
             sessions: AtomicU64::new(1),
         })
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state
+    fn seats(&self) -> MutexGuard<'_, HashMap<String, BTreeMap<u32, Seat>>> {
+        self.seats
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A holder name for a new connection's seat.
+    fn new_holder(&self) -> String {
+        let session = self.sessions.fetch_add(1, Ordering::Relaxed);
+        format!("{}:{session}", self.instance)
     }
 
     /// Whether a `join` with `token` may go ahead: always without a join secret.
@@ -134,172 +167,173 @@ impl Hub {
         Ok(())
     }
 
-    pub fn lobby_count(&self) -> usize {
-        self.state().lobbies.len()
-    }
-
-    pub fn player_count(&self) -> usize {
-        self.state()
-            .lobbies
-            .values()
-            .map(|lobby| lobby.peers.len())
-            .sum()
+    /// Lobbies and seated players, across every instance.
+    pub async fn counts(&self) -> Result<(usize, usize), String> {
+        self.directory.counts().await
     }
 
     /// A fresh six-character lobby name.
-    fn fresh_name(&self, taken: &HashMap<String, Lobby>) -> String {
+    fn fresh_name(&self) -> String {
         const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-        loop {
-            let mut bits = self
-                .names
-                .hash_one(self.name_counter.fetch_add(1, Ordering::Relaxed));
-            let name: String = (0..6)
-                .map(|_| {
-                    let c = ALPHABET[(bits % ALPHABET.len() as u64) as usize] as char;
-                    bits /= ALPHABET.len() as u64;
-                    c
-                })
-                .collect();
-            if !taken.contains_key(&name) {
-                return name;
-            }
-        }
+        let mut bits = self
+            .names
+            .hash_one(self.name_counter.fetch_add(1, Ordering::Relaxed));
+        (0..6)
+            .map(|_| {
+                let c = ALPHABET[(bits % ALPHABET.len() as u64) as usize] as char;
+                bits /= ALPHABET.len() as u64;
+                c
+            })
+            .collect()
     }
 
     /// Joins (or creates, when `lobby` is empty) a lobby and announces the newcomer.
-    pub fn join(&self, lobby: &str, mesh: bool, outbox: Outbox) -> Result<Membership, String> {
-        let mut state = self.state();
-        let state = &mut *state;
-        let lobbies = &mut state.lobbies;
-        let name = if lobby.is_empty() {
-            if lobbies.len() >= self.limits.max_lobbies {
-                return Err(format!(
-                    "the server is full ({} lobbies); try again later",
-                    self.limits.max_lobbies
-                ));
+    pub async fn join(
+        self: &Arc<Self>,
+        lobby: &str,
+        mesh: bool,
+        outbox: Outbox,
+    ) -> Result<Membership, String> {
+        let holder = self.new_holder();
+        let token = random_hex::<16>()?;
+        let (admitted, notices) = loop {
+            let fresh = self.fresh_name();
+            let joined = self
+                .directory
+                .join(lobby, mesh, &holder, &token, &self.limits, &fresh)
+                .await?;
+            match joined {
+                Ok(changed) => break changed,
+                Err(JoinRefusal::NameTaken) => continue,
+                Err(refusal) => return Err(self.join_refusal(refusal, lobby)),
             }
-            let name = self.fresh_name(lobbies);
-            lobbies.insert(
-                name.clone(),
-                Lobby {
-                    mesh,
-                    sealed: false,
-                    next_id: 1,
-                    peers: BTreeMap::new(),
-                },
-            );
-            name
-        } else {
-            lobby.to_owned()
         };
-        let Some(entry) = lobbies.get_mut(&name) else {
-            return Err(format!("no lobby named '{name}'"));
-        };
-        if entry.sealed {
-            return Err(format!("lobby '{name}' is sealed and takes no new players"));
-        }
-        if entry.peers.len() >= self.limits.max_lobby_peers {
-            return Err(format!(
-                "lobby '{name}' is full ({} players)",
-                self.limits.max_lobby_peers
-            ));
-        }
-        let id = entry.next_id;
-        entry.next_id += 1;
-        let peers: Vec<u32> = entry.peers.keys().copied().collect();
         let ice_servers = self
             .credentials
             .turn
             .iter()
-            .map(|turn| turn.credentials(&name, id, SystemTime::now()))
+            .map(|turn| turn.credentials(&admitted.lobby, admitted.id, SystemTime::now()))
             .collect();
-        let resume = resume_token()?;
+        let member = Membership {
+            lobby: admitted.lobby.clone(),
+            id: admitted.id,
+            holder,
+        };
         let joined = ServerMessage::Joined {
-            lobby: name.clone(),
-            id,
-            mesh: entry.mesh,
-            peers,
+            lobby: admitted.lobby.clone(),
+            id: admitted.id,
+            mesh: admitted.mesh,
+            peers: admitted.peers,
             ice_servers,
-            resume: resume.clone(),
+            resume: token,
         };
         if outbox.try_send(joined).is_err() {
+            self.leave(&member).await;
             return Err("connection closed while joining".to_owned());
         }
-        for peer in entry.peers.values() {
-            let _ = peer.outbox.try_send(ServerMessage::PeerJoined { id });
-        }
-        let session = self.sessions.fetch_add(1, Ordering::Relaxed);
-        entry.peers.insert(
-            id,
-            Seat {
-                outbox,
-                resume: resume.clone(),
-                session,
-                parked: None,
-            },
-        );
-        state.seats.insert(resume, (name.clone(), id));
+        self.seats()
+            .entry(member.lobby.clone())
+            .or_default()
+            .insert(
+                member.id,
+                Seat {
+                    outbox,
+                    holder: member.holder.clone(),
+                    parked: None,
+                },
+            );
+        self.apply_all(notices);
         self.metrics.joined();
-        log_event("join", &[("lobby", &name), ("peer", &id.to_string())]);
-        Ok(Membership {
-            lobby: name,
-            id,
-            session,
-        })
+        log_event(
+            "join",
+            &[("lobby", &member.lobby), ("peer", &member.id.to_string())],
+        );
+        Ok(member)
+    }
+
+    fn join_refusal(&self, refusal: JoinRefusal, lobby: &str) -> String {
+        match refusal {
+            JoinRefusal::ServerFull | JoinRefusal::NameTaken => format!(
+                "the server is full ({} lobbies); try again later",
+                self.limits.max_lobbies
+            ),
+            JoinRefusal::NoSuchLobby => format!("no lobby named '{lobby}'"),
+            JoinRefusal::Sealed => format!("lobby '{lobby}' is sealed and takes no new players"),
+            JoinRefusal::LobbyFull => format!(
+                "lobby '{lobby}' is full ({} players)",
+                self.limits.max_lobby_peers
+            ),
+        }
     }
 
     /// Gives the seat whose resume token is `token` to a new connection, with the messages
-    /// that waited for it. Its old connection, if the server has not noticed it is gone yet,
-    /// loses the seat and ends.
-    pub fn resume(&self, token: &str) -> Result<(Membership, Inbox), String> {
-        let mut state = self.state();
-        let (lobby_name, id) = state
-            .seats
-            .get(token)
-            .cloned()
+    /// that waited for it. Whichever connection held it before loses it and ends; on another
+    /// instance, that one passes on what waited.
+    pub async fn resume(self: &Arc<Self>, token: &str) -> Result<(Membership, Inbox), String> {
+        let holder = self.new_holder();
+        let (reclaimed, notices) = self
+            .directory
+            .resume(token, &holder)
+            .await?
             .ok_or("no seat to resume: the grace period is over or the lobby closed")?;
-        let seat = state
-            .lobbies
-            .get_mut(&lobby_name)
-            .and_then(|lobby| lobby.peers.get_mut(&id))
-            .ok_or("no seat to resume: the lobby closed")?;
-        let inbox = match seat.parked.take() {
-            Some(inbox) => inbox,
-            None => {
-                let (outbox, inbox) = mpsc::channel(self.limits.outbox_capacity);
-                seat.outbox = outbox;
-                inbox
+        let inbox = {
+            let mut seats = self.seats();
+            let seat = seats
+                .get_mut(&reclaimed.lobby)
+                .and_then(|lobby| lobby.get_mut(&reclaimed.id))
+                .filter(|seat| seat.holder == reclaimed.previous);
+            match seat {
+                Some(seat) => {
+                    seat.holder = holder.clone();
+                    seat.parked.take().unwrap_or_else(|| {
+                        let (outbox, inbox) = mpsc::channel(self.limits.outbox_capacity);
+                        seat.outbox = outbox;
+                        inbox
+                    })
+                }
+                None => {
+                    let (outbox, inbox) = mpsc::channel(self.limits.outbox_capacity);
+                    seats.entry(reclaimed.lobby.clone()).or_default().insert(
+                        reclaimed.id,
+                        Seat {
+                            outbox,
+                            holder: holder.clone(),
+                            parked: None,
+                        },
+                    );
+                    inbox
+                }
             }
         };
-        seat.session = self.sessions.fetch_add(1, Ordering::Relaxed);
+        self.apply_all(notices);
         self.metrics.resumed();
         log_event(
             "resume",
-            &[("lobby", &lobby_name), ("peer", &id.to_string())],
+            &[
+                ("lobby", &reclaimed.lobby),
+                ("peer", &reclaimed.id.to_string()),
+            ],
         );
-        Ok((
-            Membership {
-                lobby: lobby_name,
-                id,
-                session: seat.session,
-            },
-            inbox,
-        ))
+        let member = Membership {
+            lobby: reclaimed.lobby,
+            id: reclaimed.id,
+            holder,
+        };
+        Ok((member, inbox))
     }
 
     /// The member's WebSocket dropped: its seat waits `resume_grace` for it, keeping what is
     /// routed to it in `inbox`; then it is given up as if the player had left.
-    pub fn detach(self: &Arc<Self>, member: &Membership, inbox: Inbox) {
+    pub async fn detach(self: &Arc<Self>, member: &Membership, inbox: Inbox) {
         if self.limits.resume_grace.is_zero() {
-            return self.leave(member);
+            return self.leave(member).await;
         }
         {
-            let mut state = self.state();
-            let Some(seat) = state
-                .lobbies
+            let mut seats = self.seats();
+            let Some(seat) = seats
                 .get_mut(&member.lobby)
-                .and_then(|lobby| lobby.peers.get_mut(&member.id))
-                .filter(|seat| seat.session == member.session)
+                .and_then(|lobby| lobby.get_mut(&member.id))
+                .filter(|seat| seat.holder == member.holder)
             else {
                 return;
             };
@@ -313,74 +347,170 @@ impl Hub {
         let member = member.clone();
         tokio::spawn(async move {
             tokio::time::sleep(hub.limits.resume_grace).await;
-            hub.leave(&member);
+            hub.leave(&member).await;
         });
     }
 
     /// Delivers a relayed message to `to`, who must share the sender's lobby.
-    pub fn relay(&self, from: &Membership, to: u32, message: ServerMessage) -> Result<(), String> {
-        let state = self.state();
-        let target = state
-            .lobbies
-            .get(&from.lobby)
-            .and_then(|lobby| lobby.peers.get(&to))
-            .filter(|_| to != from.id)
-            .ok_or_else(|| format!("peer {to} is not in your lobby"))?;
-        target
-            .outbox
-            .try_send(message)
-            .map_err(|_| format!("peer {to} is not keeping up; message dropped"))?;
+    pub async fn relay(
+        self: &Arc<Self>,
+        from: &Membership,
+        to: u32,
+        message: ServerMessage,
+    ) -> Result<(), String> {
+        let (found, notices) = self
+            .directory
+            .relay(&from.lobby, from.id, to, message)
+            .await?;
+        if !found {
+            return Err(format!("peer {to} is not in your lobby"));
+        }
+        if !notices.into_iter().all(|notice| self.apply(notice)) {
+            return Err(format!("peer {to} is not keeping up; message dropped"));
+        }
         self.metrics.relayed();
         Ok(())
     }
 
     /// Host only: refuse further joins and close the lobby after the grace period.
-    pub fn seal(self: &Arc<Self>, member: &Membership) -> Result<(), String> {
-        {
-            let mut state = self.state();
-            let lobby = state
-                .lobbies
-                .get_mut(&member.lobby)
-                .ok_or_else(|| "your lobby no longer exists".to_owned())?;
-            if member.id != 1 {
-                return Err("only the lobby's host (id 1) can seal it".to_owned());
-            }
-            if lobby.sealed {
-                return Ok(());
-            }
-            lobby.sealed = true;
-            for peer in lobby.peers.values() {
-                let _ = peer.outbox.try_send(ServerMessage::Sealed);
-            }
+    pub async fn seal(self: &Arc<Self>, member: &Membership) -> Result<(), String> {
+        let sealed = self
+            .directory
+            .seal(&member.lobby, member.id, &self.limits)
+            .await?;
+        let (newly, notices) = sealed.map_err(|refusal| match refusal {
+            SealRefusal::NoSuchLobby => "your lobby no longer exists".to_owned(),
+            SealRefusal::NotHost => "only the lobby's host (id 1) can seal it".to_owned(),
+        })?;
+        self.apply_all(notices);
+        if !newly {
+            return Ok(());
         }
         log_event("seal", &[("lobby", &member.lobby)]);
         let hub = Arc::clone(self);
         let name = member.lobby.clone();
         tokio::spawn(async move {
             tokio::time::sleep(hub.limits.seal_grace).await;
-            hub.state().close_lobby(&name, "sealed");
+            match hub.directory.close(&name).await {
+                Ok(notices) => {
+                    hub.apply_all(notices);
+                    log_event("lobby_closed", &[("lobby", &name), ("reason", "sealed")]);
+                }
+                Err(err) => log_event("close_failed", &[("lobby", &name), ("error", &err)]),
+            }
         });
         Ok(())
     }
 
     /// Gives up the member's seat and tells the others, unless another connection resumed it.
-    pub fn leave(&self, member: &Membership) {
-        let mut state = self.state();
-        let holds_seat = state
-            .lobbies
-            .get(&member.lobby)
-            .and_then(|lobby| lobby.peers.get(&member.id))
-            .is_some_and(|seat| seat.session == member.session);
-        if holds_seat {
-            state.remove_seat(&member.lobby, member.id);
+    pub async fn leave(self: &Arc<Self>, member: &Membership) {
+        {
+            let mut seats = self.seats();
+            if let Some(lobby) = seats.get_mut(&member.lobby) {
+                if lobby
+                    .get(&member.id)
+                    .is_some_and(|seat| seat.holder == member.holder)
+                {
+                    lobby.remove(&member.id);
+                }
+                if lobby.is_empty() {
+                    seats.remove(&member.lobby);
+                }
+            }
         }
+        match self
+            .directory
+            .leave(&member.lobby, member.id, &member.holder)
+            .await
+        {
+            Ok(notices) => {
+                if !notices.is_empty() {
+                    log_event(
+                        "leave",
+                        &[("lobby", &member.lobby), ("peer", &member.id.to_string())],
+                    );
+                }
+                self.apply_all(notices);
+            }
+            Err(err) => log_event("leave_failed", &[("error", &err)]),
+        }
+    }
+
+    fn apply_all(self: &Arc<Self>, notices: Vec<Notice>) {
+        for notice in notices {
+            self.apply(notice);
+        }
+    }
+
+    /// Carries out a notice for the seats held here; false when a delivery found its seat's
+    /// outbox full.
+    pub fn apply(self: &Arc<Self>, notice: Notice) -> bool {
+        let mut seats = self.seats();
+        match notice {
+            Notice::Deliver { lobby, id, message } => seats
+                .get(&lobby)
+                .and_then(|lobby| lobby.get(&id))
+                .is_none_or(|seat| seat.outbox.try_send(message).is_ok()),
+            Notice::Broadcast {
+                lobby,
+                except,
+                message,
+            } => {
+                for (_, seat) in seats
+                    .get(&lobby)
+                    .into_iter()
+                    .flatten()
+                    .filter(|(id, _)| **id != except)
+                {
+                    let _ = seat.outbox.try_send(message.clone());
+                }
+                true
+            }
+            Notice::Close { lobby } => {
+                // Dropping the outboxes ends every member's connection.
+                seats.remove(&lobby);
+                true
+            }
+            Notice::Release { lobby, id, holder } => {
+                let Some(members) = seats.get_mut(&lobby) else {
+                    return true;
+                };
+                if members.get(&id).is_none_or(|seat| seat.holder == holder) {
+                    return true;
+                }
+                let released = members.remove(&id);
+                drop(seats);
+                if let Some(mut waiting) = released.and_then(|seat| seat.parked) {
+                    self.pass_on(lobby, id, &mut waiting);
+                }
+                true
+            }
+        }
+    }
+
+    /// Sends what waited for a seat to the instance that resumed it, in order.
+    fn pass_on(self: &Arc<Self>, lobby: String, id: u32, waiting: &mut Inbox) {
+        let mut messages = Vec::new();
+        while let Ok(message) = waiting.try_recv() {
+            messages.push(message);
+        }
+        if messages.is_empty() {
+            return;
+        }
+        let hub = Arc::clone(self);
+        tokio::spawn(async move {
+            for message in messages {
+                if let Err(err) = hub.directory.relay(&lobby, 0, id, message).await {
+                    log_event("pass_on_failed", &[("error", &err)]);
+                }
+            }
+        });
     }
 }
 
-/// 128 random bits, hex: a seat's resume token.
-fn resume_token() -> Result<String, String> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)
-        .map_err(|err| format!("no randomness for a resume token: {err}"))?;
+/// `N` random bytes, hex: instance names and resume tokens.
+fn random_hex<const N: usize>() -> Result<String, String> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|err| format!("no randomness: {err}"))?;
     Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
 }

@@ -4,7 +4,9 @@
 //! and routes offers, answers and candidates between peers of the same lobby; each
 //! [`connection`] enforces the per-client [`limits`]. `GET /health` reports liveness.
 
+pub mod broker;
 pub mod connection;
+pub mod directory;
 pub mod hub;
 pub mod limits;
 pub mod log;
@@ -59,10 +61,15 @@ pub struct Credentials {
     pub join: Option<JoinSecret>,
 }
 
-/// The server's routes: the WebSocket at `/`, `/health` and `/metrics`.
+/// The server's routes for a single instance, its lobbies in memory.
 pub fn router(limits: Limits, credentials: Credentials) -> Router {
+    router_for(Hub::new(limits, credentials))
+}
+
+/// The server's routes over `hub`: the WebSocket at `/`, `/health` and `/metrics`.
+pub fn router_for(hub: Arc<Hub>) -> Router {
     let state = AppState {
-        hub: Hub::new(limits, credentials),
+        hub,
         connections: Arc::new(AtomicUsize::new(0)),
     };
     Router::new()
@@ -87,19 +94,32 @@ async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Respons
         })
 }
 
-async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "status": "ok",
-        "lobbies": state.hub.lobby_count(),
-        "connections": state.connections.load(Ordering::Acquire),
-    }))
+async fn health(State(state): State<AppState>) -> Response {
+    let connections = state.connections.load(Ordering::Acquire);
+    match state.hub.counts().await {
+        Ok((lobbies, _)) => Json(serde_json::json!({
+            "status": "ok",
+            "lobbies": lobbies,
+            "connections": connections,
+        }))
+        .into_response(),
+        Err(err) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "unavailable", "error": err})),
+        )
+            .into_response(),
+    }
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    let (lobbies, players) = match state.hub.counts().await {
+        Ok(counts) => counts,
+        Err(err) => return (StatusCode::SERVICE_UNAVAILABLE, err).into_response(),
+    };
     let gauges = Gauges {
         connections: state.connections.load(Ordering::Acquire),
-        lobbies: state.hub.lobby_count(),
-        players: state.hub.player_count(),
+        lobbies,
+        players,
     };
     (
         [(

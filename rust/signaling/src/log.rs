@@ -1,7 +1,9 @@
 //! Structured logs: one `logfmt` line per event on stderr, easy to grep and to ingest.
 
+use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Writes one event line: `ts=<unix ms> event=<event> key=value...`.
 pub fn log_event(event: &str, fields: &[(&str, &str)]) {
     let millis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -14,5 +16,6 @@ pub fn log_event(event: &str, fields: &[(&str, &str)]) {
             line.push_str(&format!(" {key}={value}"));
         }
     }
-    eprintln!("{line}");
+    // A log that cannot be written (stderr closed) is lost; serving goes on.
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }

@@ -1,9 +1,11 @@
 //! `webrtc-signaling [--host ADDR] [--port N] [--max-lobby-size N] [--max-lobbies N]
 //! [--idle-timeout SECS] [--seal-grace SECS] [--resume-grace SECS] [--turn-url URL]...
-//! [--turn-secret-file PATH] [--turn-ttl SECS] [--join-secret-file PATH] [--tls-cert PATH --tls-key PATH]`: serves lobbies
-//! on a WebSocket at `/`. With a TURN secret, every player gets TURN credentials of its own in
-//! its `joined` message (`turn.rs`); with a join secret, `join` needs a token signed with it
-//! (`token.rs`); with a certificate and key, it serves `wss://` (`tls.rs`).
+//! [--turn-secret-file PATH] [--turn-ttl SECS] [--join-secret-file PATH]
+//! [--tls-cert PATH --tls-key PATH] [--redis URL]`: serves lobbies on a WebSocket at `/`. With
+//! a TURN secret, every player gets TURN credentials of its own in its `joined` message
+//! (`turn.rs`); with a join secret, `join` needs a token signed with it (`token.rs`); with a
+//! certificate and key, it serves `wss://` (`tls.rs`); with a Redis URL, it shares its lobbies
+//! with every instance on that Redis (`broker.rs`).
 //!
 //! `webrtc-signaling mint-token --join-secret-file PATH [--subject NAME] [--ttl SECS]` prints
 //! a join token, as a game's backend would make one.
@@ -16,7 +18,7 @@ use axum::Router;
 use webrtc_signaling::log::log_event;
 use webrtc_signaling::tls::{self, TlsListener};
 use webrtc_signaling::turn::DEFAULT_TTL;
-use webrtc_signaling::{router, Credentials, JoinSecret, Limits, Turn};
+use webrtc_signaling::{router_for, Credentials, Hub, JoinSecret, Limits, Turn};
 
 /// How long open connections get to finish after SIGINT/SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -28,6 +30,8 @@ struct Options {
     credentials: Credentials,
     /// Certificate chain and private key, both PEM, for `wss://`.
     tls: Option<(String, String)>,
+    /// Lobbies shared with every instance on this Redis.
+    redis: Option<String>,
 }
 
 /// The contents of a secret file, without its trailing newline.
@@ -67,6 +71,7 @@ fn parse_args() -> Result<Options, String> {
         limits: Limits::default(),
         credentials: Credentials::default(),
         tls: None,
+        redis: None,
     };
     let (mut tls_cert, mut tls_key) = (None, None);
     let (mut turn_urls, mut turn_secret, mut turn_ttl) = (Vec::new(), None, DEFAULT_TTL);
@@ -98,6 +103,7 @@ fn parse_args() -> Result<Options, String> {
                 options.credentials.join = Some(JoinSecret::new(secret.as_bytes())?);
             }
             "--turn-ttl" => turn_ttl = Duration::from_secs(number()?),
+            "--redis" => options.redis = Some(value.clone()),
             "--tls-cert" => tls_cert = Some(value.clone()),
             "--tls-key" => tls_key = Some(value.clone()),
             other => return Err(format!("unknown flag {other}")),
@@ -142,7 +148,7 @@ async fn main() -> ExitCode {
                 "usage: webrtc-signaling [--host ADDR] [--port N] [--max-lobby-size N] \
                  [--max-lobbies N] [--idle-timeout SECS] [--seal-grace SECS] [--resume-grace SECS] \
                  [--turn-url URL]... [--turn-secret-file PATH] [--turn-ttl SECS] \
-                 [--join-secret-file PATH] [--tls-cert PATH --tls-key PATH]\n       \
+                 [--join-secret-file PATH] [--tls-cert PATH --tls-key PATH] [--redis URL]\n       \
                  webrtc-signaling mint-token --join-secret-file PATH [--subject NAME] [--ttl SECS]"
             );
             return ExitCode::from(2);
@@ -172,7 +178,17 @@ async fn main() -> ExitCode {
     let bound = listener
         .local_addr()
         .map_or(address, |addr| addr.to_string());
-    let app = router(options.limits, options.credentials);
+    let hub = match &options.redis {
+        Some(url) => match Hub::shared(options.limits, options.credentials, url).await {
+            Ok(hub) => hub,
+            Err(message) => {
+                eprintln!("webrtc-signaling: {message}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => Hub::new(options.limits, options.credentials),
+    };
+    let app = router_for(hub);
     match tls {
         Some(config) => match TlsListener::new(listener, config) {
             Ok(listener) => serve(listener, app, &format!("wss://{bound}")).await,

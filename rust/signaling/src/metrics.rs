@@ -3,6 +3,10 @@
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds of the Redis round-trip histogram's buckets, in seconds.
+const ROUND_TRIP_BUCKETS: [f64; 9] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5];
 
 /// Why a client's message was refused (each refusal is one `error` reply).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +62,9 @@ pub struct Metrics {
     resumes: AtomicU64,
     relayed: AtomicU64,
     refused: [AtomicU64; Refusal::ALL.len()],
+    /// Redis calls by bucket (the last one: above every bound), and their total in µs.
+    round_trips: [AtomicU64; ROUND_TRIP_BUCKETS.len() + 1],
+    round_trip_micros: AtomicU64,
 }
 
 /// The gauges at the moment of a scrape.
@@ -78,6 +85,17 @@ impl Metrics {
 
     pub fn relayed(&self) {
         self.relayed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn redis_round_trip(&self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        let bucket = ROUND_TRIP_BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(ROUND_TRIP_BUCKETS.len());
+        self.round_trips[bucket].fetch_add(1, Ordering::Relaxed);
+        self.round_trip_micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
     }
 
     pub fn refused(&self, why: Refusal) {
@@ -146,6 +164,30 @@ impl Metrics {
             "Client messages answered with an error, by reason.",
             &refused,
         );
+        let mut cumulative = 0;
+        let mut buckets: Vec<(String, u64)> = Vec::new();
+        for (i, count) in self.round_trips.iter().enumerate() {
+            cumulative += count.load(Ordering::Relaxed);
+            let bound = ROUND_TRIP_BUCKETS
+                .get(i)
+                .map_or("+Inf".to_owned(), |bound| bound.to_string());
+            buckets.push((format!("_bucket{{le=\"{bound}\"}}"), cumulative));
+        }
+        let micros = self.round_trip_micros.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "# HELP signaling_redis_round_trip_seconds Time of each Redis call (with --redis)."
+        );
+        let _ = writeln!(out, "# TYPE signaling_redis_round_trip_seconds histogram");
+        for (suffix, value) in buckets {
+            let _ = writeln!(out, "signaling_redis_round_trip_seconds{suffix} {value}");
+        }
+        let _ = writeln!(
+            out,
+            "signaling_redis_round_trip_seconds_sum {}",
+            micros as f64 / 1e6
+        );
+        let _ = writeln!(out, "signaling_redis_round_trip_seconds_count {cumulative}");
         out
     }
 }
@@ -162,6 +204,7 @@ mod tests {
         metrics.relayed();
         metrics.relayed();
         metrics.refused(Refusal::Token);
+        metrics.redis_round_trip(Duration::from_micros(1500));
         let text = metrics.render(&Gauges {
             connections: 3,
             lobbies: 1,
@@ -176,6 +219,10 @@ mod tests {
             "signaling_relayed_messages_total 2",
             "signaling_refused_messages_total{reason=\"token\"} 1",
             "signaling_refused_messages_total{reason=\"join\"} 0",
+            "signaling_redis_round_trip_seconds_bucket{le=\"0.001\"} 0",
+            "signaling_redis_round_trip_seconds_bucket{le=\"0.002\"} 1",
+            "signaling_redis_round_trip_seconds_bucket{le=\"+Inf\"} 1",
+            "signaling_redis_round_trip_seconds_count 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -1,0 +1,137 @@
+//! What the signaling tests share: a server on 127.0.0.1, a WebSocket client speaking the
+//! protocol, a plain HTTP GET.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
+use webrtc_signaling::{router, Credentials, Limits};
+
+pub const WAIT: Duration = Duration::from_secs(5);
+
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+pub async fn start(limits: Limits) -> SocketAddr {
+    start_with(limits, Credentials::default()).await
+}
+
+pub async fn start_with(limits: Limits, credentials: Credentials) -> SocketAddr {
+    serve(router(limits, credentials)).await
+}
+
+/// Serves `app` on a free loopback port, in the background.
+pub async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    addr
+}
+
+pub struct Client {
+    pub socket: Socket,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let (socket, _) = connect_async(format!("ws://{addr}/"))
+            .await
+            .expect("connect");
+        Self { socket }
+    }
+
+    pub async fn send(&mut self, message: Value) {
+        self.socket
+            .send(Message::Text(message.to_string().into()))
+            .await
+            .expect("send");
+    }
+
+    /// Leaves: closes the WebSocket with a close frame.
+    pub async fn close(mut self) {
+        self.socket.close(None).await.expect("close");
+    }
+
+    pub async fn send_raw(&mut self, message: Message) {
+        self.socket.send(message).await.expect("send");
+    }
+
+    /// The next JSON message, or `None` when the server closed the connection.
+    pub async fn next(&mut self) -> Option<Value> {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("server answered in time");
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    return Some(serde_json::from_str(&text).expect("server sends JSON"))
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                _ => return None,
+            }
+        }
+    }
+
+    /// Every message that arrives until `quiet` passes without one.
+    pub async fn drain(&mut self, quiet: Duration) -> Vec<Value> {
+        let mut messages = Vec::new();
+        while let Ok(Some(Ok(Message::Text(text)))) =
+            tokio::time::timeout(quiet, self.socket.next()).await
+        {
+            messages.push(serde_json::from_str(&text).expect("server sends JSON"));
+        }
+        messages
+    }
+
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        let message = self.next().await.expect("connection open");
+        assert_eq!(message["type"], kind, "unexpected message {message}");
+        message
+    }
+
+    pub async fn join(&mut self, lobby: &str, mesh: bool) -> Value {
+        self.send(json!({"type": "join", "lobby": lobby, "mesh": mesh}))
+            .await;
+        self.next().await.expect("join answered")
+    }
+}
+
+pub async fn lobby_of(addr: SocketAddr, size: usize, mesh: bool) -> (String, Vec<Client>) {
+    let mut host = Client::connect(addr).await;
+    let joined = host.join("", mesh).await;
+    let lobby = joined["lobby"].as_str().expect("lobby name").to_owned();
+    let mut clients = vec![host];
+    for _ in 1..size {
+        let mut client = Client::connect(addr).await;
+        assert_eq!(client.join(&lobby, true).await["type"], "joined");
+        for other in &mut clients {
+            other.expect("peer_joined").await;
+        }
+        clients.push(client);
+    }
+    (lobby, clients)
+}
+
+pub async fn http_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .expect("request");
+    let mut body = String::new();
+    tokio::time::timeout(WAIT, stream.read_to_string(&mut body))
+        .await
+        .expect("response in time")
+        .expect("read");
+    body
+}
