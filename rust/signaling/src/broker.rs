@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, PubSub};
 use redis::{Client, FromRedisValue, Script};
 
-use crate::directory::{Admitted, JoinRefusal, Notice, Reclaimed, SealRefusal};
+use crate::directory::{Admitted, JoinRefusal, Notice, Reclaimed, SealRefusal, Seating};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::protocol::ServerMessage;
@@ -303,24 +303,20 @@ impl Broker {
 
     pub async fn join(
         &self,
-        name: &str,
-        mesh: bool,
-        holder: &str,
-        token: &str,
+        seating: &Seating<'_>,
         limits: &Limits,
-        fresh: &str,
     ) -> Result<Result<Admitted, JoinRefusal>, String> {
         let reply: Vec<String> = self
             .run(
                 self.scripts
                     .join
-                    .arg(name)
-                    .arg(if mesh { "1" } else { "0" })
-                    .arg(holder)
-                    .arg(token)
+                    .arg(seating.name)
+                    .arg(if seating.mesh { "1" } else { "0" })
+                    .arg(seating.holder)
+                    .arg(seating.token)
                     .arg(limits.max_lobbies)
                     .arg(limits.max_lobby_peers)
-                    .arg(fresh),
+                    .arg(seating.fresh),
             )
             .await?;
         let refusal = match reply.first().map(String::as_str) {

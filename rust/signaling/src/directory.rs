@@ -40,6 +40,19 @@ pub enum Notice {
     },
 }
 
+/// What a `join` asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct Seating<'a> {
+    /// The lobby to join; empty to create one called `fresh`.
+    pub name: &'a str,
+    pub mesh: bool,
+    /// Who will hold the seat (`"<instance>:<session>"`).
+    pub holder: &'a str,
+    /// The seat's resume token.
+    pub token: &'a str,
+    pub fresh: &'a str,
+}
+
 /// A seat given by `join`.
 #[derive(Debug, Clone)]
 pub struct Admitted {
@@ -92,22 +105,16 @@ impl Directory {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Seats `holder` in lobby `name`, or in a new lobby called `fresh` when `name` is empty.
+    /// Gives a seat as `seating` asks, within `limits`.
     pub async fn join(
         &self,
-        name: &str,
-        mesh: bool,
-        holder: &str,
-        token: &str,
+        seating: &Seating<'_>,
         limits: &Limits,
-        fresh: &str,
     ) -> Result<Result<Changed<Admitted>, JoinRefusal>, String> {
         match self {
-            Directory::Local(lobbies) => {
-                Ok(Self::local(lobbies).join(name, mesh, holder, token, limits, fresh))
-            }
+            Directory::Local(lobbies) => Ok(Self::local(lobbies).join(seating, limits)),
             Directory::Shared(broker) => broker
-                .join(name, mesh, holder, token, limits, fresh)
+                .join(seating, limits)
                 .await
                 .map(|result| result.map(|admitted| (admitted, Vec::new()))),
         }
@@ -205,13 +212,16 @@ pub struct Lobbies {
 impl Lobbies {
     fn join(
         &mut self,
-        name: &str,
-        mesh: bool,
-        holder: &str,
-        token: &str,
+        seating: &Seating<'_>,
         limits: &Limits,
-        fresh: &str,
     ) -> Result<Changed<Admitted>, JoinRefusal> {
+        let &Seating {
+            name,
+            mesh,
+            holder,
+            token,
+            fresh,
+        } = seating;
         let name = if name.is_empty() {
             if self.lobbies.len() >= limits.max_lobbies {
                 return Err(JoinRefusal::ServerFull);

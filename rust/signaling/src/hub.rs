@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
 use crate::broker::{Broker, HEARTBEAT};
-use crate::directory::{Directory, JoinRefusal, Lobbies, Notice, SealRefusal};
+use crate::directory::{Directory, JoinRefusal, Lobbies, Notice, SealRefusal, Seating};
 use crate::limits::Limits;
 use crate::log::log_event;
 use crate::metrics::Metrics;
@@ -198,10 +198,14 @@ impl Hub {
         let token = random_hex::<16>()?;
         let (admitted, notices) = loop {
             let fresh = self.fresh_name();
-            let joined = self
-                .directory
-                .join(lobby, mesh, &holder, &token, &self.limits, &fresh)
-                .await?;
+            let seating = Seating {
+                name: lobby,
+                mesh,
+                holder: &holder,
+                token: &token,
+                fresh: &fresh,
+            };
+            let joined = self.directory.join(&seating, &self.limits).await?;
             match joined {
                 Ok(changed) => break changed,
                 Err(JoinRefusal::NameTaken) => continue,

@@ -36,6 +36,10 @@ pub use turn::Turn;
 /// Frames above this are refused by the WebSocket layer itself (connection closed); smaller
 /// oversized messages get an error reply from the hub.
 const HARD_FRAME_LIMIT: usize = 1024 * 1024;
+/// Read buffer per WebSocket. Signaling messages are a few KiB at most (larger ones are read
+/// in several goes); the WebSocket layer's default of 128 KiB per connection was most of the
+/// server's memory (PROFILES.md).
+const READ_BUFFER: usize = 4 * 1024;
 
 #[derive(Clone)]
 struct AppState {
@@ -88,6 +92,9 @@ async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Respons
     let hub = state.hub.clone();
     ws.max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
+        .read_buffer_size(READ_BUFFER)
+        // Each message is flushed as it is sent; nothing waits to fill a write buffer.
+        .write_buffer_size(0)
         .on_upgrade(move |socket| async move {
             connection::serve(socket, hub).await;
             drop(slot);

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{http_get, serve, Client};
+use common::{away_and_back, http_get, serve, Client};
 use serde_json::{json, Value};
 use webrtc_signaling::broker::{HEARTBEAT, INSTANCE_TTL};
 use webrtc_signaling::{router_for, Credentials, Hub, Limits};
@@ -161,19 +161,7 @@ async fn a_seat_resumes_on_another_instance_with_what_waited_for_it() {
         .expect("token")
         .to_owned();
     host.expect("peer_joined").await;
-    drop(player);
-    host.send(json!({"type": "offer", "to": 2, "sdp": "while away"}))
-        .await;
-    assert_eq!(
-        host.drain(Duration::from_millis(300)).await,
-        Vec::<Value>::new(),
-        "the seat waits: no peer_left, no error"
-    );
-
-    let mut back = Client::connect(a).await;
-    back.send(json!({"type": "resume", "token": token})).await;
-    assert_eq!(back.expect("resumed").await["id"], 2);
-    assert_eq!(back.expect("offer").await["sdp"], "while away");
+    let mut back = away_and_back((&mut host, player), &lobby, &token, a).await;
     back.send(json!({"type": "answer", "to": 1, "sdp": "back"}))
         .await;
     assert_eq!(host.expect("answer").await["from"], 2);

@@ -5,7 +5,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{http_get, lobby_of, start, start_with, Client};
+use common::{away_and_back, http_get, lobby_of, start, start_with, Client};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 use webrtc_signaling::{Credentials, JoinSecret, Limits, Turn};
@@ -59,27 +59,7 @@ async fn a_dropped_websocket_resumes_its_seat_with_what_waited_for_it() {
     assert_eq!(token.len(), 32, "128 random bits: {token}");
     host.expect("peer_joined").await;
 
-    drop(player);
-    host.send(json!({"type": "offer", "to": 2, "sdp": "while away"}))
-        .await;
-    assert_eq!(
-        host.drain(Duration::from_millis(300)).await,
-        Vec::<Value>::new(),
-        "no peer_left and no error while the seat waits"
-    );
-
-    let mut back = Client::connect(addr).await;
-    back.send(json!({"type": "resume", "token": token})).await;
-    let resumed = back.expect("resumed").await;
-    assert_eq!(
-        (resumed["lobby"].as_str(), resumed["id"].as_u64()),
-        (Some(lobby.as_str()), Some(2))
-    );
-    let waited = back.expect("offer").await;
-    assert_eq!(
-        (waited["from"].as_u64(), waited["sdp"].as_str()),
-        (Some(1), Some("while away"))
-    );
+    let mut back = away_and_back((&mut host, player), &lobby, &token, addr).await;
     back.send(json!({"type": "answer", "to": 1, "sdp": "back"}))
         .await;
     assert_eq!(

@@ -135,3 +135,35 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> String {
         .expect("read");
     body
 }
+
+/// `player` (seat 2 of `host`'s `lobby`) drops without a close frame; an offer the host sends
+/// meanwhile waits for it, and nobody hears of a departure. A new WebSocket through `through`
+/// resumes the seat with `token`, gets `resumed` and the offer, and is returned.
+pub async fn away_and_back(
+    (host, player): (&mut Client, Client),
+    lobby: &str,
+    token: &str,
+    through: SocketAddr,
+) -> Client {
+    drop(player);
+    host.send(json!({"type": "offer", "to": 2, "sdp": "while away"}))
+        .await;
+    assert_eq!(
+        host.drain(Duration::from_millis(300)).await,
+        Vec::<Value>::new(),
+        "no peer_left and no error while the seat waits"
+    );
+    let mut back = Client::connect(through).await;
+    back.send(json!({"type": "resume", "token": token})).await;
+    let resumed = back.expect("resumed").await;
+    assert_eq!(
+        (resumed["lobby"].as_str(), resumed["id"].as_u64()),
+        (Some(lobby), Some(2))
+    );
+    let waited = back.expect("offer").await;
+    assert_eq!(
+        (waited["from"].as_u64(), waited["sdp"].as_str()),
+        (Some(1), Some("while away"))
+    );
+    back
+}
