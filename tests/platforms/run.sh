@@ -96,16 +96,8 @@ in_root x86_64-w64-mingw32-gcc-posix -O2 -o v6only.exe v6only.c -lws2_32 >"$resu
     && in_root wine64 v6only.exe >>"$results/v6only.log" 2>&1
 echo "  Wine: $(grep -h "getsockopt" "$results/v6only.log")"
 
-# The core crate's test binaries, cross-compiled. Known gap under Wine, run and shown but not
-# counted: a receiver that stops reading does not push its sender back to a refusal within the
-# tests' deadlines there (it does on Linux; not yet diagnosed), which both tests below need.
-# runtime_shutdown's test and the listening-sockets check read procfs and are Linux-only.
-declare -A wine_gaps=(
-    [security]=a_reader_that_stops_reading_pushes_back_on_the_sender_and_loses_nothing
-    [impaired]=a_reader_that_resumes_gets_data_flowing_again_within_a_round_trip
-)
-skip_gaps=()
-for gap in "${wine_gaps[@]}"; do skip_gaps+=(--skip "$gap"); done
+# The core crate's test binaries, cross-compiled, all of them counted. runtime_shutdown's test
+# and the listening-sockets check read procfs and are Linux-only.
 built windows-tests
 status=$?
 mapfile -t exes < <(sed -nE 's/.*"executable":"([^"]+\/deps\/[^"]+\.exe)".*/\1/p' "$build/windows-tests.json" | sort -u)
@@ -115,7 +107,7 @@ wine_failed=0
 for exe in "${exes[@]}"; do
     name=$(basename "$exe")
     cp "$root$exe" "$results/$name"
-    in_root wine64 "$name" "${skip_gaps[@]}" >"$results/windows-${name%%-*}.log" 2>&1 || status=1
+    in_root wine64 "$name" >"$results/windows-${name%%-*}.log" 2>&1 || status=1
     read -r p f < <(sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' \
         "$results/windows-${name%%-*}.log" | tail -n1)
     [[ -n ${p:-} ]] || { f=1; status=1; }
@@ -123,11 +115,6 @@ for exe in "${exes[@]}"; do
     wine_failed=$((wine_failed + ${f:-1}))
     echo "  ${name%%-*}: ${p:-0} passed, ${f:-1} failed"
     grep -E "^test .*FAILED|panicked at" "$results/windows-${name%%-*}.log" | head -n 4 | sed 's/^/    /'
-    gap=${wine_gaps[${name%%-*}]:-}
-    if [[ -n $gap ]]; then
-        in_root wine64 "$name" "$gap" >"$results/windows-wine-gap-${name%%-*}.log" 2>&1
-        echo "  known gap under Wine, not counted: $(grep -E "^test $gap" "$results/windows-wine-gap-${name%%-*}.log")"
-    fi
 done
 echo "FIGURE core tests under Wine: $wine_passed passed, $wine_failed failed in ${#exes[@]} binaries"
 verdict $status "the core crate's tests pass on Windows (cross-compiled, run under Wine): loopback peers, faults, bad input"
