@@ -212,6 +212,7 @@ impl Scripts {
 }
 
 pub struct Broker {
+    client: Client,
     connection: ConnectionManager,
     instance: String,
     scripts: Scripts,
@@ -224,8 +225,8 @@ fn unavailable(err: redis::RedisError) -> String {
 }
 
 impl Broker {
-    /// Connects to Redis at `url` as `instance`; the subscription carries the instance's
-    /// notices (see [`Broker::notices`]).
+    /// Connects to Redis at `url` as `instance`, with the subscription that carries the
+    /// instance's notices (see [`Broker::notices`]).
     pub async fn connect(
         url: &str,
         instance: &str,
@@ -235,22 +236,26 @@ impl Broker {
         let connection = ConnectionManager::new(client.clone())
             .await
             .map_err(|err| format!("cannot reach Redis at {url}: {err}"))?;
-        let mut pubsub = client
-            .get_async_pubsub()
-            .await
-            .map_err(|err| format!("cannot subscribe on Redis at {url}: {err}"))?;
-        pubsub
-            .subscribe(format!("sig:to:{instance}"))
-            .await
-            .map_err(|err| format!("cannot subscribe on Redis at {url}: {err}"))?;
         let broker = Self {
+            client,
             connection,
             instance: instance.to_owned(),
             scripts: Scripts::new(),
             metrics,
         };
+        let subscription = broker.subscribe().await?;
         broker.heartbeat().await?;
-        Ok((broker, pubsub))
+        Ok((broker, subscription))
+    }
+
+    /// A new subscription to this instance's notices.
+    pub async fn subscribe(&self) -> Result<PubSub, String> {
+        let mut pubsub = self.client.get_async_pubsub().await.map_err(unavailable)?;
+        pubsub
+            .subscribe(format!("sig:to:{}", self.instance))
+            .await
+            .map_err(unavailable)?;
+        Ok(pubsub)
     }
 
     /// The notices published for this instance, until the subscription ends.

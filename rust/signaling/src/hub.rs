@@ -94,15 +94,28 @@ impl Hub {
         log_event("redis_connected", &[("instance", &instance)]);
         let receiver = Arc::clone(&hub);
         tokio::spawn(async move {
-            let applier = Arc::clone(&receiver);
-            Broker::notices(subscription, move |notice| {
-                applier.apply(notice);
-            })
-            .await;
-            // Without notices this instance can route nothing; a supervisor restarts it, and
-            // its players resume on the others.
-            log_event("redis_subscription_lost", &[]);
-            std::process::exit(1);
+            let mut subscription = Some(subscription);
+            loop {
+                if let Some(pubsub) = subscription.take() {
+                    let applier = Arc::clone(&receiver);
+                    Broker::notices(pubsub, move |notice| {
+                        applier.apply(notice);
+                    })
+                    .await;
+                    // What was published for us meanwhile is lost: pub/sub keeps nothing.
+                    log_event("redis_subscription_lost", &[]);
+                }
+                tokio::time::sleep(HEARTBEAT).await;
+                if let Directory::Shared(broker) = &receiver.directory {
+                    match broker.subscribe().await {
+                        Ok(pubsub) => {
+                            log_event("redis_subscribed", &[]);
+                            subscription = Some(pubsub);
+                        }
+                        Err(err) => log_event("redis_unavailable", &[("error", &err)]),
+                    }
+                }
+            }
         });
         let keeper = Arc::clone(&hub);
         tokio::spawn(async move {
