@@ -11,7 +11,8 @@
 # a clear error and gives up (FAILED), where waiting would hang. Then the same players with no
 # TURN credentials of their own: a second coturn uses the TURN REST scheme (use-auth-secret), a
 # second signaling server mints each player's credentials from the shared secret and they
-# connect relay-only; a third server with a forged secret gets its players refused.
+# connect relay-only; a third server with a forged secret gets its players refused, and a player
+# whose minted credentials expired is refused too.
 # Needs root, iproute2, coturn, $GODOT_BIN, the addon in demo_project and release builds.
 # Ends with "turn: N passed, N failed".
 set -uo pipefail
@@ -88,17 +89,16 @@ ip netns exec "$ns_turn" turnserver -n --listening-ip=10.201.1.1 --listening-ip=
     --no-tls --no-dtls --no-cli --no-multicast-peers --log-file=stdout --simple-log --verbose \
     >"$logs/coturn-rest.log" 2>&1 &
 pids+=($!)
-for minting in "9001 turn-secret" "9002 forged-secret"; do
-    read -r port file <<<"$minting"
+# The one on 9003 mints credentials that expire after a second.
+for minting in "9001 turn-secret 600" "9002 forged-secret 600" "9003 turn-secret 1"; do
+    read -r port file ttl <<<"$minting"
     ip netns exec "$ns_turn" "$repo/target/release/webrtc-signaling" --host 0.0.0.0 --port "$port" \
         --turn-url turn:10.201.1.1:3490 --turn-url turn:10.201.2.1:3490 \
-        --turn-secret-file "$logs/$file" --turn-ttl 600 2>"$logs/signaling-$port.log" &
+        --turn-secret-file "$logs/$file" --turn-ttl "$ttl" 2>"$logs/signaling-$port.log" &
     pids+=($!)
 done
 deadline=$((SECONDS + 10))
-until grep -q "event=listening" "$logs/signaling.log" "$logs/signaling-9001.log" \
-        "$logs/signaling-9002.log" 2>/dev/null \
-      && [[ $(grep -l "event=listening" "$logs"/signaling*.log | wc -l) -eq 3 ]] \
+until [[ $(grep -l "event=listening" "$logs"/signaling*.log 2>/dev/null | wc -l) -eq 4 ]] \
       && ip netns exec "$ns_turn" ss -lun | grep -q "10.201.1.1:3478" \
       && ip netns exec "$ns_turn" ss -lun | grep -q "10.201.1.1:3490"; do
     if ((SECONDS > deadline)); then
@@ -212,6 +212,28 @@ fi
 # A server whose secret is not the TURN server's: its players are refused and give up.
 SIGNALING_PORT=9002 refused forged minted minted "TURN.*(unauthori|401)" \
     "forged-secret credentials are refused by coturn"
+
+# Expired credentials: the host's are minted when it joins, valid for a second, and first used
+# when the joiner's offer arrives. Letting them expire before the joiner comes is the point.
+SIGNALING_PORT=9003 host expired-host minted --relay-only
+expired_host=$HOST
+sleep 2.5
+SIGNALING_PORT=9003 player "$ns_b" expired-joiner 10.201.2.1 minted --lobby="$LOBBY" --players=2 \
+    --seconds=2 --relay-only
+expired_joiner=$LAUNCHED
+wait "$expired_host"
+code=$?
+kill "$expired_joiner" 2>/dev/null
+wait "$expired_joiner" 2>/dev/null
+if [[ $code -ne 0 && $code -ne 124 ]] && grep -qiE "TURN.*(unauthori|401)" "$logs/expired-host.log" \
+    && grep -q "FAILED" "$logs/expired-host.log"; then
+    passed=$((passed + 1))
+    echo "ok   expired credentials are refused by coturn (the host gave up, exit $code)"
+else
+    failed=$((failed + 1))
+    echo "FAIL expired credentials (host exit $code); log: $logs/expired-host.log"
+fi
+grep -hiE "TURN|FAILED" "$logs/expired-host.log" | head -n 3 | sed 's/^/     /'
 
 echo "turn: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
