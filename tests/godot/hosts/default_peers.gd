@@ -3,7 +3,8 @@
 ## configuration with Google's STUN server (`--config=signaling-demo`). Checks that they connect
 ## and trade a message each way, that every candidate names a real local address (never a
 ## wildcard), and with `--open-before-gathering` that the channel opened while the STUN server
-## was still being resolved. Prints FIGURE lines: time to the first host candidate, to channel
+## was still being resolved. get_stats() must name the pair in use, on this host's real addresses,
+## and count the messages. Prints FIGURE lines: time to the first host candidate, to channel
 ## open, and to gathering complete. Run by tests/hosts/run.sh inside private namespaces.
 extends SceneTree
 
@@ -48,6 +49,8 @@ func _initialize() -> void:
 		if ca.get_available_packet_count() > 0 and cb.get_available_packet_count() > 0:
 			h.eq(cb.get_packet().get_string_from_utf8(), "ping", "message a -> b")
 			h.eq(ca.get_packet().get_string_from_utf8(), "pong", "message b -> a")
+	if opened:
+		await check_stats(h, a, b)
 	if args.has("open-before-gathering"):
 		h.check(gathering_at_open.all(func(state): return state != WebRTCPeerConnection.GATHERING_STATE_COMPLETE),
 			"the channel opened while the STUN server was still being resolved (gathering %s)" % [gathering_at_open])
@@ -73,6 +76,25 @@ func _initialize() -> void:
 	b.close()
 	Harness.unlink([a, b])
 	h.finish()
+
+
+## What get_stats() says once the channel carried a message each way.
+func check_stats(h, a: WebRTCPeerConnection, b: WebRTCPeerConnection) -> void:
+	await h.wait_until(func(): return a.get_stats()["round_trip_time"] > 0.0, "a measured round trip",
+		[a, b], 10.0)
+	var stats: Dictionary = a.get_stats()
+	var local: Dictionary = stats["local_candidate"]
+	var remote: Dictionary = stats["remote_candidate"]
+	h.check(local.get("address", "") in IP.get_local_addresses(),
+		"the selected pair's local address %s is an interface address" % local.get("address", ""))
+	h.check(local.get("type", "") in ["host", "prflx"] and remote.get("type", "") in ["host", "prflx"],
+		"a direct pair (%s-%s)" % [local.get("type", ""), remote.get("type", "")])
+	var channels: Array = stats["data_channels"]
+	h.check(channels.size() == 1 and channels[0]["label"] == "chat" and channels[0]["messages_sent"] >= 1 \
+		and channels[0]["messages_received"] >= 1, "the channel's messages are counted: %s" % [channels])
+	print("stats: rtt %.2f ms, %s:%d (%s) -> %s:%d (%s)" % [stats["round_trip_time"] * 1000.0,
+		local.get("address", ""), local.get("port", 0), local.get("type", ""),
+		remote.get("address", ""), remote.get("port", 0), remote.get("type", "")])
 
 
 func watch_candidates(peer: WebRTCPeerConnection, side: String) -> void:
