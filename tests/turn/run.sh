@@ -172,27 +172,32 @@ relayed=$(grep -cE "ALLOCATE.*success|incoming packet ALLOCATE processed, succes
 echo "     coturn granted $relayed allocations"
 if ((relayed > 0)); then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL coturn saw no allocation"; fi
 
+# gave_up LOG CODE MS PATTERN WHAT: the player of LOG must have printed the TURN server's
+# refusal (PATTERN) and FAILED, and given up (exit CODE after MS ms), not hung.
+gave_up() {
+    local log=$1 code=$2 ms=$3 pattern=$4 what=$5
+    if [[ $code -ne 0 && $code -ne 124 ]] && grep -qiE "$pattern" "$log" && grep -q "FAILED" "$log"; then
+        passed=$((passed + 1))
+        echo "ok   $what (gave up after $ms ms, exit $code)"
+    else
+        failed=$((failed + 1))
+        echo "FAIL $what (exit $code after $ms ms); log: $log"
+    fi
+    grep -hiE "TURN|FAILED|FAILURE" "$log" | head -n 5 | sed 's/^/     /'
+}
+
 # refused NAME HOST_PASSWORD JOINER_PASSWORD PATTERN WHAT: a joiner whose TURN credentials are
 # refused must print the TURN server's refusal (PATTERN) and FAILED, and give up, not hang.
 refused() {
-    local name=$1 host_password=$2 password=$3 pattern=$4 what=$5 start code ms host
+    local name=$1 host_password=$2 password=$3 pattern=$4 what=$5 start code host
     start=$(date +%s%3N)
     host "$name-host" "$host_password" --relay-only
     host=$HOST
     player "$ns_b" "$name-joiner" 10.201.2.1 "$password" --lobby="$LOBBY" --players=2 --seconds=2 \
         --relay-only
     wait "$LAUNCHED"; code=$?
-    ms=$(($(date +%s%3N) - start))
     kill "$host" 2>/dev/null; wait "$host" 2>/dev/null
-    if [[ $code -ne 0 && $code -ne 124 ]] && grep -qiE "$pattern" "$logs/$name-joiner.log" \
-        && grep -q "FAILED" "$logs/$name-joiner.log"; then
-        passed=$((passed + 1))
-        echo "ok   $what (gave up after $ms ms, exit $code)"
-    else
-        failed=$((failed + 1))
-        echo "FAIL $what (exit $code after $ms ms); log: $logs/$name-joiner.log"
-    fi
-    grep -hiE "TURN|FAILED|FAILURE" "$logs/$name-joiner.log" | head -n 5 | sed 's/^/     /'
+    gave_up "$logs/$name-joiner.log" "$code" $(($(date +%s%3N) - start)) "$pattern" "$what"
 }
 
 # A wrong password.
@@ -215,6 +220,7 @@ SIGNALING_PORT=9002 refused forged minted minted "TURN.*(unauthori|401)" \
 
 # Expired credentials: the host's are minted when it joins, valid for a second, and first used
 # when the joiner's offer arrives. Letting them expire before the joiner comes is the point.
+start=$(date +%s%3N)
 SIGNALING_PORT=9003 host expired-host minted --relay-only
 expired_host=$HOST
 sleep 2.5
@@ -225,15 +231,8 @@ wait "$expired_host"
 code=$?
 kill "$expired_joiner" 2>/dev/null
 wait "$expired_joiner" 2>/dev/null
-if [[ $code -ne 0 && $code -ne 124 ]] && grep -qiE "TURN.*(unauthori|401)" "$logs/expired-host.log" \
-    && grep -q "FAILED" "$logs/expired-host.log"; then
-    passed=$((passed + 1))
-    echo "ok   expired credentials are refused by coturn (the host gave up, exit $code)"
-else
-    failed=$((failed + 1))
-    echo "FAIL expired credentials (host exit $code); log: $logs/expired-host.log"
-fi
-grep -hiE "TURN|FAILED" "$logs/expired-host.log" | head -n 3 | sed 's/^/     /'
+gave_up "$logs/expired-host.log" "$code" $(($(date +%s%3N) - start)) "TURN.*(unauthori|401)" \
+    "expired credentials are refused by coturn (the host)"
 
 echo "turn: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
