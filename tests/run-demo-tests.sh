@@ -97,12 +97,12 @@ verdict $status "two server instances on Redis: a player joining through the oth
 # told to trust, and a join secret: every player brings a token minted with it.
 tls="$logs/tls"
 mkdir -p "$tls"
-command -v openssl >/dev/null || apt-get install -y -qq openssl >"$tls/apt.log" 2>&1
+"$repo/tools/host-packages.sh" openssl:openssl >"$tls/apt.log" 2>&1
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
     -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
     -keyout "$tls/key.pem" -out "$tls/cert.pem" >"$tls/openssl.log" 2>&1
 head -c 32 /dev/urandom | base64 >"$tls/join-secret"
-token=$("$repo/target/release/webrtc-signaling" mint-token --join-secret-file "$tls/join-secret" \
+token=$("${CARGO_TARGET_DIR:-$repo/target}/release/webrtc-signaling" mint-token --join-secret-file "$tls/join-secret" \
     --subject demo --ttl 600)
 stop_signaling
 start_signaling "$tls" --tls-cert "$tls/cert.pem" --tls-key "$tls/key.pem" \

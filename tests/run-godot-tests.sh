@@ -13,7 +13,7 @@ logs=${GODOT_LOGS:-$repo/tests/results/godot}
 default_limit=${GODOT_TEST_TIMEOUT:-180}
 factor=${GODOT_TIME_FACTOR:-1}
 # The impairment relay the network-fault scenes start (cargo build --release -p udp-impair).
-export UDP_IMPAIR=${UDP_IMPAIR:-$repo/target/release/udp-impair}
+export UDP_IMPAIR=${UDP_IMPAIR:-${CARGO_TARGET_DIR:-$repo/target}/release/udp-impair}
 mkdir -p "$logs"
 
 passed=0

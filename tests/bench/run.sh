@@ -16,7 +16,7 @@ mkdir -p "$raw"
 
 tests/tools/build-addon.sh tests/godot || exit 1
 cargo build --release -p udp-impair || exit 1
-relay="$repo/target/release/udp-impair"
+relay="${CARGO_TARGET_DIR:-$repo/target}/release/udp-impair"
 GODOT_BIN=$(tests/tools/provision-godot.sh) || exit 1
 tests/interop/setup.sh >/dev/null || exit 1
 python=$(tests/tools/python-venv.sh tests/bench/requirements.txt bench-venv) || exit 1

@@ -25,11 +25,11 @@ if [[ ! -x $matchbox ]]; then
         --root "$cache/matchbox-$matchbox_version" >"$raw/matchbox-install.log" 2>&1 \
         || { echo "cannot install matchbox_server (see $raw/matchbox-install.log)"; exit 1; }
 fi
-command -v redis-server >/dev/null || apt-get install -y -qq redis-server >"$raw/apt.log" 2>&1
+"$repo/tools/host-packages.sh" redis-server:redis-server >"$raw/apt.log" 2>&1
 # Every client holds a socket, and so does the server end of it.
 ulimit -n "$(ulimit -Hn)"
-load="$repo/target/release/examples/load"
-server="$repo/target/release/webrtc-signaling"
+load="${CARGO_TARGET_DIR:-$repo/target}/release/examples/load"
+server="${CARGO_TARGET_DIR:-$repo/target}/release/webrtc-signaling"
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

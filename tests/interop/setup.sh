@@ -5,10 +5,7 @@
 # Prints the virtualenv's python on stdout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-if [[ ! -x /usr/bin/chromium ]]; then
-    export DEBIAN_FRONTEND=noninteractive
-    { apt-get update -q && apt-get install -y -q chromium; } >&2
-fi
+"$here/../../tools/host-packages.sh" /usr/bin/chromium:chromium
 if ! (cd "$here" && npm ls --silent >/dev/null 2>&1); then
     (cd "$here" && npm ci --no-audit --no-fund) >&2
 fi

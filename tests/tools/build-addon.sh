@@ -9,7 +9,7 @@ cd "$repo"
 cargo build --release -p webrtc-godot >&2
 addon="$repo/addons/webrtc_rs"
 mkdir -p "$addon/lib"
-cp "$repo/target/release/libwebrtc_godot.so" "$addon/lib/libwebrtc_godot.linux.x86_64.so"
+cp "${CARGO_TARGET_DIR:-$repo/target}/release/libwebrtc_godot.so" "$addon/lib/libwebrtc_godot.linux.x86_64.so"
 "$repo/tools/write-manifest.py" "$repo/webrtc.gdextension" "$addon" >/dev/null
 
 # A headless run loads only the extensions listed in .godot/extension_list.cfg; an editor

@@ -19,7 +19,7 @@ wait_for_line() {
 start_signaling() {
     local log="$1/signaling.log"
     shift
-    "$repo/target/release/webrtc-signaling" --host 127.0.0.1 --port 0 "$@" 2>"$log" &
+    "${CARGO_TARGET_DIR:-$repo/target}/release/webrtc-signaling" --host 127.0.0.1 --port 0 "$@" 2>"$log" &
     SIGNALING_PID=$!
     if ! wait_for_line "$log" "event=listening" 10; then
         echo "the signaling server did not start:" >&2

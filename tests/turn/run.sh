@@ -22,11 +22,8 @@ logs="$repo/tests/results/turn"
 rm -rf "$logs"
 mkdir -p "$logs"
 
-if ! command -v turnserver >/dev/null; then
-    apt-get install -y -qq coturn >"$logs/apt.log" 2>&1 \
-        || { apt-get update -qq >>"$logs/apt.log" 2>&1 && apt-get install -y -qq coturn >>"$logs/apt.log" 2>&1; } \
-        || { echo "cannot install coturn (see $logs/apt.log)"; echo "turn: 0 passed, 1 failed"; exit 1; }
-fi
+"$repo/tools/host-packages.sh" turnserver:coturn >"$logs/apt.log" 2>&1 \
+    || { echo "cannot install coturn (see $logs/apt.log)"; echo "turn: 0 passed, 1 failed"; exit 1; }
 
 tag=$$
 ns_turn=wrt-turn-$tag ns_a=wrt-a-$tag ns_b=wrt-b-$tag
@@ -73,7 +70,7 @@ ip netns exec "$ns_turn" turnserver -n --listening-ip=10.201.1.1 --listening-ip=
     --no-tls --no-dtls --no-cli --no-multicast-peers --log-file=stdout --simple-log --verbose \
     >"$logs/coturn.log" 2>&1 &
 pids+=($!)
-ip netns exec "$ns_turn" "$repo/target/release/webrtc-signaling" --host 0.0.0.0 --port 9000 \
+ip netns exec "$ns_turn" "${CARGO_TARGET_DIR:-$repo/target}/release/webrtc-signaling" --host 0.0.0.0 --port 9000 \
     2>"$logs/signaling.log" &
 pids+=($!)
 # The TURN REST scheme: coturn on 3490 (away from the first one's alternate port, 3479)
@@ -92,7 +89,7 @@ pids+=($!)
 # The one on 9003 mints credentials that expire after a second.
 for minting in "9001 turn-secret 600" "9002 forged-secret 600" "9003 turn-secret 1"; do
     read -r port file ttl <<<"$minting"
-    ip netns exec "$ns_turn" "$repo/target/release/webrtc-signaling" --host 0.0.0.0 --port "$port" \
+    ip netns exec "$ns_turn" "${CARGO_TARGET_DIR:-$repo/target}/release/webrtc-signaling" --host 0.0.0.0 --port "$port" \
         --turn-url turn:10.201.1.1:3490 --turn-url turn:10.201.2.1:3490 \
         --turn-secret-file "$logs/$file" --turn-ttl "$ttl" 2>"$logs/signaling-$port.log" &
     pids+=($!)
