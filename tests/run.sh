@@ -3,22 +3,57 @@
 # signaling load test, release builds, Godot provisioning, the headless Godot suite, demo
 # lobbies through the signaling server, default settings on ordinary hosts (network namespaces),
 # TURN through coturn, the interop suite against Chromium, libdatachannel, aiortc and werift, and
-# the other platforms (release zip; Windows under Wine, Linux arm64 under qemu; an exported game).
+# the other platforms (the release zip for every platform built here, each library checked; the
+# core tests under Wine, natively on x86_32 and under qemu; Godot on arm64 under qemu; Android,
+# iOS and Windows arm64 compile-checked; an exported game).
 # Works on a fresh Debian machine as root with no standard input; downloads are cached outside
-# the repository (~/.cache/godot-webrtc-rs, cargo's own cache). Ends with "N passed, N failed".
+# the repository (~/.cache/godot-webrtc-rs, cargo's own cache). Ends with "N passed, N failed",
+# after a table of each stage's wall and CPU time.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# Builds and runs happen in a copy of the checkout under the cache folder (tools/mirror.py), so
+# that a fresh clone rebuilds only what changed since the last run; the results come here.
+if [[ -z ${WEBRTC_RS_MIRROR:-} ]]; then
+    cache="${WEBRTC_RS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/godot-webrtc-rs}"
+    mirror=$(python3 "$repo/tools/mirror.py" "$repo" "$cache/checkout") || exit 1
+    mkdir -p "$repo/tests/results"
+    rm -rf "$mirror/tests/results"
+    ln -s "$repo/tests/results" "$mirror/tests/results"
+    WEBRTC_RS_MIRROR=$repo exec "$mirror/tests/run.sh" "$@"
+fi
 cd "$repo"
 results="$repo/tests/results"
 mkdir -p "$results"
 export CARGO_TERM_COLOR=never
 # A test run compiles each crate once: incremental caches would only take disk (over 1 GB).
 export CARGO_INCREMENTAL=0
+run_start=$SECONDS
 
-section() { printf '\n== %s\n' "$*"; }
 total_passed=0
 total_failed=0
 failures=()
+
+# Stage bookkeeping: each section's wall time, and the CPU time of the processes it waited for
+# (the shell's children's user + system time, read with `times` in this shell itself).
+stage_rows=()
+stage_name=""
+children_cpu() {
+    times >"$results/.times"
+    awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, "m"); s += t[1] * 60 + t[2] } } END { printf "%d", s }' \
+        "$results/.times"
+}
+end_stage() {
+    [[ -n $stage_name ]] || return 0
+    stage_rows+=("$((SECONDS - stage_start)) $(($(children_cpu) - stage_cpu)) $stage_name")
+    stage_name=""
+}
+section() {
+    end_stage
+    printf '\n== %s\n' "$*"
+    stage_name=$*
+    stage_start=$SECONDS
+    stage_cpu=$(children_cpu)
+}
 
 # Adds the "test result: ... N passed; M failed" lines of a cargo log to the totals.
 count_cargo() {
@@ -41,6 +76,23 @@ run_suite() {
     total_failed=$((total_failed + ${f:-1}))
 }
 
+section "host packages and crates"
+# Everything the host needs, in one apt run: the sid root's bootstrapper, promtool (the
+# signaling server's /metrics test), Redis (its shared-lobby tests), coturn (TURN suite),
+# openssl (demo over wss://) and Chromium (interop).
+tools/host-packages.sh debootstrap:debootstrap promtool:prometheus redis-server:redis-server \
+    turnserver:coturn openssl:openssl /usr/bin/chromium:chromium 2>&1 | tee "$results/host-packages.log" \
+    || echo "cannot install the host's packages; see $results/host-packages.log"
+# Every crate for every platform, before the cross builds start sharing cargo's cache.
+cargo fetch --locked
+
+# The cross builds take most of the CPU time this command needs: they start now, at the lowest
+# priority, so they use whatever the host's own builds and the suites leave idle.
+section "start in the background, at low priority: every platform's build, its tests, the checks"
+nice -n 19 tests/platforms/build.sh >"$results/platforms-build.log" 2>&1 &
+platforms_pid=$!
+echo "started (log: $results/platforms-build.log, steps: $results/platforms-build/status.txt)"
+
 section "format and lint"
 if cargo fmt --all -- --check && cargo clippy --workspace --all-targets -- -D warnings; then
     total_passed=$((total_passed + 1))
@@ -49,17 +101,6 @@ else
 fi
 
 section "cargo test"
-# The signaling server's /metrics test checks its output with promtool (Debian's prometheus);
-# its shared-lobby tests start a Redis (Debian's redis-server) of their own.
-for needed in "promtool prometheus" "redis-server redis-server"; do
-    read -r command package <<<"$needed"
-    command -v "$command" >/dev/null && continue
-    install_package() {
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package"
-    }
-    { install_package || { apt-get update -qq && install_package; }; } >"$results/$package-apt.log" 2>&1 \
-        || echo "cannot install $package ($command); see $results/$package-apt.log"
-done
 cargo test --workspace --no-fail-fast -- --show-output 2>&1 | tee "$results/cargo-test.log"
 [[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("cargo test")
 count_cargo "$results/cargo-test.log"
@@ -92,16 +133,12 @@ count_cargo "$results/patched-crates.log"
 total_passed=$((total_passed + $(grep -c "^ok " "$results/patched-crates.log")))
 total_failed=$((total_failed + $(grep -c "^FAIL " "$results/patched-crates.log")))
 
-section "build the addon, the signaling server and the impairment relay"
-if ! tests/tools/build-addon.sh tests/godot demo_project || ! cargo build --release -p webrtc-signaling -p udp-impair; then
+section "build the addon, the signaling server, the impairment relay and the release check"
+if ! tests/tools/build-addon.sh tests/godot demo_project \
+    || ! cargo build --release -p webrtc-signaling -p udp-impair -p release-check; then
     failures+=("release build")
     total_failed=$((total_failed + 1))
 fi
-
-section "start in the background, at low priority: release builds for all platforms, Windows tests"
-nice -n 19 tests/platforms/build.sh >"$results/platforms-build.log" 2>&1 &
-platforms_pid=$!
-echo "started (log: $results/platforms-build.log)"
 
 section "provision Godot"
 if GODOT_BIN=$(tests/tools/provision-godot.sh); then
@@ -114,9 +151,10 @@ if GODOT_BIN=$(tests/tools/provision-godot.sh); then
     run_suite "TURN relay through coturn between network namespaces" turn tests/turn/run.sh
     run_suite "interop: Chromium, libdatachannel, aiortc, werift (matrix: tests/interop/MATRIX.md)" \
         interop tests/interop/run.sh
+    section "wait for the background builds"
     wait "$platforms_pid"
     PLATFORMS_BUILT=1 run_suite \
-        "other platforms: the release zip, Windows under Wine, Linux arm64 under qemu, an exported game" \
+        "other platforms: the release zip and its checks, core tests under Wine, natively and under qemu, arm64 Godot, an exported game" \
         platforms tests/platforms/run.sh
 else
     wait "$platforms_pid"
@@ -137,10 +175,25 @@ grep -q "^test result:" "$results/lossy-transfer.log" || total_failed=$((total_f
 section "figures measured by the fault, security, bad-input and ordinary-host tests"
 grep -h "^FIGURE" "$results/cargo-test.log" "$results/lossy-transfer.log" 2>/dev/null | sed 's/^FIGURE /- /'
 grep -hE "^(silent path|[0-9]+ cycles in)" "$results"/godot/test_impaired_path.log "$results"/godot/test_lifecycle_stress.log 2>/dev/null | sed 's/^/- /'
-grep -hE "^FIGURE|MB stripped" "$results/platforms.log" 2>/dev/null | sed -E 's/^(FIGURE|  ok  ) /- /'
+grep -hE "^FIGURE" "$results/platforms.log" 2>/dev/null | sed -E 's/^FIGURE /- /'
 for log in "$results"/hosts/*.log; do
     [[ -f $log ]] && grep -h "^FIGURE" "$log" | sed "s/^FIGURE /- $(basename "$log" .log): /"
 done
+end_stage
+
+printf '\n== time per stage (wall, and CPU of what the stage ran)\n'
+fmt() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+for row in "${stage_rows[@]}"; do
+    read -r wall cpu name <<<"$row"
+    printf '%8s %8s  %s\n' "$(fmt "$wall")" "$(fmt "$cpu")" "$name"
+done
+echo "background builds (nice 19, both lanes at once; tests/platforms/build.sh):"
+while read -r name status wall cpu; do
+    [[ $name == done ]] && continue
+    printf '%8s %8s  %s%s\n' "$(fmt "$wall")" "$(fmt "$cpu")" "$name" "$([[ $status == 0 ]] || echo " (failed)")"
+done <"$results/platforms-build/status.txt"
+printf '%8s %8s  total (the CPU column counts the background builds once, when they were waited for)\n' \
+    "$(fmt $((SECONDS - run_start)))" "$(fmt "$(children_cpu)")"
 
 section "summary"
 [[ ${#failures[@]} -eq 0 ]] || echo "failed stages: ${failures[*]}"
