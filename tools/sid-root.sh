@@ -10,11 +10,7 @@ cache="${WEBRTC_RS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/godot-webrtc-rs}"
 root="$cache/sid-root"
 log() { echo "sid-root: $*" >&2; }
 
-if ! command -v debootstrap >/dev/null; then
-    log "installing debootstrap"
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
-fi
+"$(dirname "$0")/host-packages.sh" debootstrap:debootstrap
 
 # The mirror this machine's apt already uses (the only one reachable here).
 mirror=$(grep -rhoE 'https?://[^ ]*debian\.org/debian/?' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
@@ -44,10 +40,10 @@ for package in "$@"; do
     [[ $status == "install ok installed" ]] || missing+=("$package")
 done
 if ((${#missing[@]})); then
-    if printf '%s\n' "${missing[@]}" | grep -q ':arm64$' \
-        && ! chroot "$root" dpkg --print-foreign-architectures | grep -qx arm64; then
-        chroot "$root" dpkg --add-architecture arm64
-    fi
+    for arch in $(printf '%s\n' "${missing[@]}" | sed -nE 's/.*:([a-z0-9]+)$/\1/p' | sort -u); do
+        chroot "$root" dpkg --print-foreign-architectures | grep -qx "$arch" \
+            || chroot "$root" dpkg --add-architecture "$arch"
+    done
     log "installing into the sid root: ${missing[*]}"
     # The stored sid Release file may be past its Valid-Until date, hence the option.
     apt=(apt-get -o Acquire::Check-Valid-Until=false)

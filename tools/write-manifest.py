@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """write-manifest.py SOURCE ADDON_DIR: writes ADDON_DIR/webrtc_rs.gdextension from SOURCE
-(webrtc.gdextension at the repository root), keeping only the [libraries] entries whose file
-exists under ADDON_DIR. Each missing one stays as a comment, so a user on that platform reads
+(webrtc.gdextension at the repository root), keeping only the [libraries] entries whose library
+(a file, or a macOS or iOS .framework folder) exists under ADDON_DIR. Each missing one stays as
+a comment, so a user on that platform reads
 why the addon does not load there and how to build the library (README, "Platforms").
 Prints the platforms kept, one per line."""
 import pathlib
@@ -23,7 +24,7 @@ def main() -> int:
                 out.append("; .github/workflows/release.yml (see README.md, \"Platforms\").")
         match = ENTRY.match(line)
         if section == "[libraries]" and match:
-            if (addon / match.group(2)).is_file():
+            if (addon / match.group(2)).exists():
                 kept.append(match.group(1))
             else:
                 line = "; " + line

@@ -1,28 +1,84 @@
 #!/usr/bin/env bash
 # Builds what tests/platforms/run.sh checks, into tests/results/platforms-build/: the release
-# zip of tools/release.sh (Linux x86_64, Linux arm64, Windows x86_64) and the core crate's
-# tests cross-compiled for Windows. The cross builds take most of the test command's
-# CPU time, so tests/run.sh starts this in the background, at low priority, while the suites
-# that mostly wait on the network run; run.sh builds it itself when nothing was built before.
-# Writes one "NAME STATUS SECONDS" line per build to status.txt, then "done".
+# zip of tools/release.sh (every platform this machine builds), the core crate's test binaries
+# for the platforms whose tests run here (Windows x86_64 and x86_32 under Wine, Linux x86_32
+# natively, Linux arm32 under qemu), and `cargo check` for the platforms only the hosted
+# workflow links (Android, iOS, Windows arm64).
+#
+# The cross builds take most of the test command's CPU time, so tests/run.sh starts this first,
+# in the background at low priority, and the suites that mostly wait on the network run
+# meanwhile. Two lanes run at once, each a sequence of cargo builds in its own build folder
+# (tools/cross-build.sh assigns each target one; cargo locks a folder while it builds), so both
+# cores stay busy while one build waits on a long crate. A target's tests build right after its
+# library, with the same release settings, so they share every dependency.
+#
+# Writes one "NAME STATUS WALL_SECONDS CPU_SECONDS" line per step to status.txt, then "done".
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 out="$repo/tests/results/platforms-build"
 rm -rf "$out"
 mkdir -p "$out"
 
+# step NAME COMMAND...: runs COMMAND with its output in NAME.log and records its status and its
+# wall and CPU time (its own and its children's, from the subshell's `times`).
 step() {
-    local name=$1 start=$SECONDS status
+    local name=$1 start=$SECONDS status cpu
     shift
-    "$@"
+    (
+        "$@" >"$out/$name.log" 2>&1
+        status=$?
+        times >"$out/$name.times"
+        exit $status
+    )
     status=$?
-    echo "$name $status $((SECONDS - start))" >>"$out/status.txt"
+    cpu=$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, "m"); s += t[1] * 60 + t[2] } } END { printf "%d", s }' \
+        "$out/$name.times")
+    echo "$name $status $((SECONDS - start)) $cpu" >>"$out/status.txt"
+    return $status
 }
-release() { "$repo/tools/release.sh" --out "$out/dist" >"$out/release.out" 2>"$out/release.log"; }
-windows_tests() {
-    "$repo/tools/cross-build.sh" x86_64-pc-windows-gnu test --no-run -p webrtc-godot-core \
-        --message-format=json >"$out/windows-tests.json" 2>"$out/windows-tests-build.log"
+cross() { "$repo/tools/cross-build.sh" "$@"; }
+# library TARGET: the addon's release library for TARGET.
+library() { cross "$1" build --release -p webrtc-godot; }
+# tests TARGET: the core crate's test binaries for TARGET, listed in TARGET-tests.json.
+tests() {
+    cross "$1" test --release --no-run -p webrtc-godot-core --message-format=json >"$out/$1-tests.json"
 }
-step release release
-step windows-tests windows_tests
+# checks TARGET...: `cargo check` of the addon for each TARGET.
+checks() {
+    local target status=0
+    for target in "$@"; do
+        echo "== $target"
+        cross "$target" check -p webrtc-godot || status=1
+    done
+    return $status
+}
+
+# Every package the cross builds and run.sh need, in one apt run: the lanes then find them.
+step provision "$repo/tools/sid-root.sh" $("$repo/tools/cross-build.sh" --packages \
+    aarch64-unknown-linux-gnu i686-unknown-linux-gnu armv7-unknown-linux-gnueabihf \
+    x86_64-pc-windows-gnu i686-pc-windows-gnu aarch64-apple-darwin) \
+    godot godot-template-release wine64 qemu-user libc6:i386 libgcc-s1:i386
+
+lane_windows_apple() {
+    step windows.x86_64 library x86_64-pc-windows-gnu
+    step windows.x86_64-tests tests x86_64-pc-windows-gnu
+    step windows.x86_32 library i686-pc-windows-gnu
+    step windows.x86_32-tests tests i686-pc-windows-gnu
+    step macos.arm64 library aarch64-apple-darwin
+    step checks checks aarch64-linux-android x86_64-linux-android aarch64-apple-ios \
+        aarch64-apple-ios-sim aarch64-pc-windows-msvc
+}
+lane_linux_apple() {
+    step linux.arm64 library aarch64-unknown-linux-gnu
+    step linux.x86_32 library i686-unknown-linux-gnu
+    step linux.x86_32-tests tests i686-unknown-linux-gnu
+    step linux.arm32 library armv7-unknown-linux-gnueabihf
+    step linux.arm32-tests tests armv7-unknown-linux-gnueabihf
+    step macos.x86_64 library x86_64-apple-darwin
+}
+lane_windows_apple &
+lane_linux_apple &
+wait
+# Every library is built by now: this packages them (and builds Linux x86_64 on the host).
+step release "$repo/tools/release.sh" --out "$out/dist"
 echo done >>"$out/status.txt"

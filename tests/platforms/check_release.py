@@ -1,78 +1,61 @@
 #!/usr/bin/env python3
-"""check_release.py ZIP: checks a package written by tools/release.sh. Prints one line per
-finding and "ok"/"FAIL" per library; exits non-zero on any problem.
+"""check_release.py ZIP RELEASE_CHECK: checks a package written by tools/release.sh. Prints one
+line per finding and "ok"/"FAIL" per library; exits non-zero on any problem.
 
 - The layout: addons/webrtc_rs/ with the manifest, README.md, LICENSE, THIRD_PARTY.md.
 - The manifest and the files agree: every library it names is in the zip, every library in the
   zip is named, and the platforms it leaves out are there as comments.
-- Every library is stripped (no symbol table, no .debug_* section; ELF and PE read here) and at
-  most 12 MB; its debug information is beside the zip, in debug/<name>.debug, and not empty.
+- Every library passes RELEASE_CHECK (rust/release-check: format, architecture, exports, the
+  libraries it links, stripped, at most 12 MB, macOS rules and signature), run on it with the
+  platform the manifest names it for; its debug information is beside the zip, in debug/, and
+  not empty.
+- A macOS framework has the Info.plist Godot's export reads, naming its binary.
 """
 import pathlib
+import plistlib
 import re
-import struct
+import subprocess
 import sys
+import tempfile
 import zipfile
 
 ADDON = "addons/webrtc_rs/"
-LIMIT = 12 * 1024 * 1024
 ENTRY = re.compile(r'^\s*(;\s*)?([a-z0-9_.]+)\s*=\s*"([^"]+)"\s*$')
+# The keys Godot's macOS export requires of a framework's Info.plist before using it as is.
+PLIST_KEYS = ("CFBundleExecutable", "CFBundleIdentifier", "CFBundlePackageType",
+              "CFBundleInfoDictionaryVersion", "CFBundleName", "CFBundleSupportedPlatforms")
 
 
-def elf_sections(data: bytes) -> list[str]:
-    """Section names of a 64-bit little-endian ELF file."""
-    shoff, = struct.unpack_from("<Q", data, 0x28)
-    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
-    headers = [struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize) for i in range(shnum)]
-    strtab = headers[shstrndx][4]
-    return [data[strtab + h[0]:data.index(b"\0", strtab + h[0])].decode() for h in headers]
+def platform_of(key: str) -> str:
+    """The release check's platform for a manifest key: linux.release.x86_64 -> linux.x86_64."""
+    parts = key.split(".")
+    return parts[0] if len(parts) == 2 else f"{parts[0]}.{parts[2]}"
 
 
-def pe_sections(data: bytes) -> tuple[list[str], int]:
-    """Section names of a PE file (long names resolved through the COFF string table) and the
-    number of COFF symbols it still carries."""
-    pe, = struct.unpack_from("<I", data, 0x3C)
-    count, = struct.unpack_from("<H", data, pe + 6)
-    symtab, symbols = struct.unpack_from("<II", data, pe + 12)
-    optional_size, = struct.unpack_from("<H", data, pe + 20)
-    first = pe + 24 + optional_size
-    names = []
-    for i in range(count):
-        raw = data[first + i * 40:first + i * 40 + 8].rstrip(b"\0").decode()
-        if raw.startswith("/") and symtab:
-            offset = symtab + symbols * 18 + int(raw[1:])
-            raw = data[offset:data.index(b"\0", offset)].decode()
-        names.append(raw)
-    return names, symbols
+def binary_of(lib: str) -> str:
+    """The file holding a library's code: the library itself, or a framework's binary."""
+    if lib.endswith(".framework"):
+        return f"{lib}/{pathlib.PurePath(lib).stem}"
+    return lib
 
 
-def check_library(name: str, data: bytes) -> list[str]:
-    problems = []
-    if len(data) > LIMIT:
-        problems.append(f"{len(data)} bytes, over the 12 MB limit")
-    if data[:4] == b"\x7fELF":
-        sections = elf_sections(data)
-        if ".symtab" in sections:
-            problems.append("still has a symbol table (.symtab)")
-    elif data[:2] == b"MZ":
-        sections, symbols = pe_sections(data)
-        if symbols:
-            problems.append(f"still has {symbols} COFF symbols")
-    else:
-        return ["neither ELF nor PE"]
-    debug = [s for s in sections if s.startswith(".debug_") or s.startswith(".zdebug_")]
-    if debug:
-        problems.append("still has debug sections " + ", ".join(debug))
-    if ".gnu_debuglink" not in sections:
-        problems.append("names no debug file (.gnu_debuglink)")
+def check_framework(archive: zipfile.ZipFile, lib: str) -> list[str]:
+    name = pathlib.PurePath(lib).stem
+    try:
+        plist = plistlib.loads(archive.read(f"{ADDON}{lib}/Resources/Info.plist"))
+    except (KeyError, plistlib.InvalidFileException) as err:
+        return [f"no readable Resources/Info.plist ({err})"]
+    problems = [f"Info.plist lacks {key}" for key in PLIST_KEYS if key not in plist]
+    if plist.get("CFBundleExecutable") != name:
+        problems.append(f"Info.plist names {plist.get('CFBundleExecutable')!r}, not the binary {name!r}")
     return problems
 
 
 def main() -> int:
-    path = pathlib.Path(sys.argv[1])
+    path, checker = pathlib.Path(sys.argv[1]), sys.argv[2]
     failures = 0
-    with zipfile.ZipFile(path) as archive:
-        files = {i.filename: i for i in archive.infolist() if not i.is_dir()}
+    with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory() as scratch:
+        files = {i.filename for i in archive.infolist() if not i.is_dir()}
         outside = [f for f in files if not f.startswith(ADDON)]
         for required in ("webrtc_rs.gdextension", "README.md", "LICENSE", "THIRD_PARTY.md"):
             if ADDON + required not in files:
@@ -87,7 +70,8 @@ def main() -> int:
             match = ENTRY.match(line)
             if match and "/" in match.group(3):
                 (commented if match.group(1) else named)[match.group(2)] = match.group(3)
-        libraries = {f[len(ADDON):] for f in files if f.startswith(ADDON + "lib/")}
+        # A library is a file directly in lib/, or a .framework folder there.
+        libraries = {"/".join(f[len(ADDON):].split("/")[:2]) for f in files if f.startswith(ADDON + "lib/")}
         for key, lib in sorted(named.items()):
             if lib not in libraries:
                 print(f"manifest entry {key} names {lib}, which the zip lacks")
@@ -101,16 +85,31 @@ def main() -> int:
                 failures += 1
         print(f"manifest: {len(named)} entries for {len(libraries)} libraries, "
               f"{len(commented)} left as comments (bring your own build)")
+        platforms = {lib: platform_of(key) for key, lib in named.items()}
         for lib in sorted(libraries):
-            data = archive.read(ADDON + lib)
-            problems = check_library(lib, data)
-            debug = path.parent / "debug" / (pathlib.Path(lib).name + ".debug")
-            if not debug.is_file() or debug.stat().st_size < 1024:
-                problems.append(f"no debug file {debug}")
+            problems = []
+            binary = binary_of(lib)
+            if ADDON + binary not in files:
+                print(f"FAIL {lib}: no binary {binary}")
+                failures += 1
+                continue
+            extracted = pathlib.Path(archive.extract(ADDON + binary, scratch))
+            result = subprocess.run([checker, platforms.get(lib, "?"), str(extracted)],
+                                    capture_output=True, text=True, check=False)
+            for line in (result.stdout + result.stderr).splitlines():
+                print(f"     {line}")
+            if result.returncode != 0:
+                problems.append("the release check found problems")
+            if lib.endswith(".framework"):
+                problems += check_framework(archive, lib)
+            debug = path.parent / "debug" / (pathlib.PurePath(lib).name + (".dSYM" if lib.endswith(".framework") else ".debug"))
+            size = sum(f.stat().st_size for f in debug.rglob("*") if f.is_file()) if debug.is_dir() \
+                else (debug.stat().st_size if debug.is_file() else 0)
+            if size < 1024:
+                problems.append(f"no debug information at {debug}")
             verdict = "FAIL" if problems else "ok  "
-            print(f"{verdict} {lib}: {len(data) / 1e6:.1f} MB stripped, debug file "
-                  f"{debug.stat().st_size / 1e6 if debug.is_file() else 0:.1f} MB"
-                  + ("; " + "; ".join(problems) if problems else ""))
+            print(f"{verdict} {lib}: {extracted.stat().st_size / 1e6:.1f} MB stripped, debug "
+                  f"{size / 1e6:.1f} MB" + ("; " + "; ".join(problems) if problems else ""))
             failures += bool(problems)
     return 1 if failures else 0
 

@@ -4,13 +4,11 @@
 //! long as the name server takes, about 10 s when it never answers, and such a thread cannot be
 //! cancelled: quitting the game had to wait for it before the library could unload. hickory's
 //! resolver sends its queries from the runtime itself, so a lookup in flight is dropped like any
-//! other task. It reads the same system configuration (`/etc/resolv.conf` and the hosts file, or
-//! the registry on Windows).
+//! other task. It reads the same system configuration (`/etc/resolv.conf` and the hosts file, the
+//! registry on Windows, the dynamic store on macOS and iOS).
 
 use std::io;
 use std::net::SocketAddr;
-
-use hickory_resolver::TokioResolver;
 
 /// The addresses of `server` (`host:port`, as webrtc-rs's gatherers ask for them).
 pub(crate) async fn resolve(server: &str) -> io::Result<Vec<SocketAddr>> {
@@ -21,7 +19,12 @@ pub(crate) async fn resolve(server: &str) -> io::Result<Vec<SocketAddr>> {
         .rsplit_once(':')
         .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)))
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "expected host:port"))?;
-    let resolver = TokioResolver::builder_tokio()
+    lookup(host, port).await
+}
+
+#[cfg(not(target_os = "android"))]
+async fn lookup(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    let resolver = hickory_resolver::TokioResolver::builder_tokio()
         .map_err(|err| io::Error::other(format!("no system DNS configuration: {err}")))?
         .build()
         .map_err(io::Error::other)?;
@@ -30,6 +33,20 @@ pub(crate) async fn resolve(server: &str) -> io::Result<Vec<SocketAddr>> {
         .await
         .map_err(|err| io::Error::new(io::ErrorKind::NotFound, err.to_string()))?;
     Ok(found.iter().map(|ip| SocketAddr::new(ip, port)).collect())
+}
+
+/// hickory-resolver 0.26.3: on Android it reads the DNS servers through the app's Java context,
+/// which it expects an Android app framework to have registered (ndk-context); a Godot game has
+/// none, and every lookup panicked. Android resolves through the system's resolver here, on a
+/// thread of the runtime's blocking pool; a lookup in flight holds that thread (quitting waits
+/// for it up to the runtime's join limit). Shown only by `cargo check` for Android targets
+/// (tests/platforms/build.sh): nothing runs Android here.
+#[cfg(target_os = "android")]
+async fn lookup(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    tokio::net::lookup_host((host, port))
+        .await
+        .map(Iterator::collect)
+        .map_err(|err| io::Error::new(io::ErrorKind::NotFound, err.to_string()))
 }
 
 #[cfg(test)]
