@@ -106,10 +106,8 @@ case $target in
     linker=/src/tools/lld-linker.sh
     if [[ $target == i686-* ]]; then
         # x86_32 links with GNU ld: linked by lld, a panic aborts instead of unwinding (the
-        # core tests' panic tests show it). GNU ld drops less unused code (15 MB stripped), so
-        # this target is optimised for size to stay within 12 MB.
+        # core tests' panic tests show it). GNU ld keeps more unused code.
         linker=$mingw-gcc-posix
-        env+=(CARGO_PROFILE_RELEASE_OPT_LEVEL=s)
     fi
     env+=("CARGO_TARGET_${triple}_LINKER=$linker" LLD_TARGET="$mingw" "CC_${target//-/_}=$mingw-gcc-posix"
         "CARGO_TARGET_${triple}_RUSTFLAGS=-C target-feature=+crt-static -Z function-sections=yes")
