@@ -37,14 +37,17 @@ failures=()
 # (the shell's children's user + system time, read with `times` in this shell itself).
 stage_rows=()
 stage_name=""
+# Sets children_cpu to the CPU seconds of the waited-for children so far. `times` must run in
+# this shell itself (in a command substitution it would report the subshell's children).
 children_cpu() {
     times >"$results/.times"
-    awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, "m"); s += t[1] * 60 + t[2] } } END { printf "%d", s }' \
-        "$results/.times"
+    children_cpu=$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, "m"); s += t[1] * 60 + t[2] } } END { printf "%d", s }' \
+        "$results/.times")
 }
 end_stage() {
     [[ -n $stage_name ]] || return 0
-    stage_rows+=("$((SECONDS - stage_start)) $(($(children_cpu) - stage_cpu)) $stage_name")
+    children_cpu
+    stage_rows+=("$((SECONDS - stage_start)) $((children_cpu - stage_cpu)) $stage_name")
     stage_name=""
 }
 section() {
@@ -52,7 +55,8 @@ section() {
     printf '\n== %s\n' "$*"
     stage_name=$*
     stage_start=$SECONDS
-    stage_cpu=$(children_cpu)
+    children_cpu
+    stage_cpu=$children_cpu
 }
 
 # Adds the "test result: ... N passed; M failed" lines of a cargo log to the totals.
@@ -192,8 +196,9 @@ while read -r name status wall cpu; do
     [[ $name == done ]] && continue
     printf '%8s %8s  %s%s\n' "$(fmt "$wall")" "$(fmt "$cpu")" "$name" "$([[ $status == 0 ]] || echo " (failed)")"
 done <"$results/platforms-build/status.txt"
+children_cpu
 printf '%8s %8s  total (the CPU column counts the background builds once, when they were waited for)\n' \
-    "$(fmt $((SECONDS - run_start)))" "$(fmt "$(children_cpu)")"
+    "$(fmt $((SECONDS - run_start)))" "$(fmt "$children_cpu")"
 
 section "summary"
 [[ ${#failures[@]} -eq 0 ]] || echo "failed stages: ${failures[*]}"
