@@ -37,12 +37,12 @@ failures=()
 # (the shell's children's user + system time, read with `times` in this shell itself).
 stage_rows=()
 stage_name=""
+source "$repo/tests/tools/times.sh"
 # Sets children_cpu to the CPU seconds of the waited-for children so far. `times` must run in
 # this shell itself (in a command substitution it would report the subshell's children).
 children_cpu() {
     times >"$results/.times"
-    children_cpu=$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, "m"); s += t[1] * 60 + t[2] } } END { printf "%d", s }' \
-        "$results/.times")
+    children_cpu=$(times_seconds "$results/.times")
 }
 end_stage() {
     [[ -n $stage_name ]] || return 0

@@ -19,6 +19,7 @@ out="$repo/tests/results/platforms-build"
 rm -rf "$out"
 mkdir -p "$out"
 
+source "$repo/tests/tools/times.sh"
 # step NAME COMMAND...: runs COMMAND with its output in NAME.log and records its status and its
 # wall and CPU time (its own and its children's, from the subshell's `times`).
 step() {
@@ -31,8 +32,7 @@ step() {
         exit $status
     )
     status=$?
-    cpu=$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, "m"); s += t[1] * 60 + t[2] } } END { printf "%d", s }' \
-        "$out/$name.times")
+    cpu=$(times_seconds "$out/$name.times")
     echo "$name $status $((SECONDS - start)) $cpu" >>"$out/status.txt"
     return $status
 }
