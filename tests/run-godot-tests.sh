@@ -7,13 +7,14 @@
 # Prints one "N passed, N failed" line at the end; exits non-zero when anything failed.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+source "$repo/tools/host-target.sh"
 godot=${GODOT_BIN:?set GODOT_BIN to a Godot 4 binary}
 project=${GODOT_PROJECT:-$repo/tests/godot}
 logs=${GODOT_LOGS:-$repo/tests/results/godot}
 default_limit=${GODOT_TEST_TIMEOUT:-180}
 factor=${GODOT_TIME_FACTOR:-1}
 # The impairment relay the network-fault scenes start (cargo build --release -p udp-impair).
-export UDP_IMPAIR=${UDP_IMPAIR:-${CARGO_TARGET_DIR:-$repo/target}/release/udp-impair}
+export UDP_IMPAIR=${UDP_IMPAIR:-$host_target/release/udp-impair}
 mkdir -p "$logs"
 
 passed=0

@@ -79,7 +79,7 @@ root=$("$repo/tools/sid-root.sh" $needed)
 # RUSTC_BOOTSTRAP is set for every target, not only for those that need it (build-std): build
 # scripts of proc-macro crates (proc-macro2's) rebuild when it changes, and those host builds
 # are shared by the targets of a folder, so a macOS build would rebuild the Linux ones after it.
-env=(HOME=/root PATH=/usr/bin:/bin CARGO_TERM_COLOR=never CARGO_TARGET_DIR="$(folder "$target")" CARGO_INCREMENTAL=0
+env=(CARGO_TERM_COLOR=never CARGO_TARGET_DIR="$(folder "$target")" CARGO_INCREMENTAL=0
     RUSTC_BOOTSTRAP=1
     CARGO_HTTP_CAINFO=/etc/ssl/certs/host-ca.crt SSL_CERT_FILE=/etc/ssl/certs/host-ca.crt)
 triple=$(tr 'a-z-' 'A-Z_' <<<"$target")
@@ -103,24 +103,27 @@ case $target in
     ;;
 *-pc-windows-gnu)
     mingw=${target%%-*}-w64-mingw32
-    linker=/src/tools/lld-linker.sh
-    if [[ $target == i686-* ]]; then
-        # x86_32 links with GNU ld: linked by lld, a panic aborts instead of unwinding (the
-        # core tests' panic tests show it). GNU ld keeps more unused code.
-        linker=$mingw-gcc-posix
-    fi
-    env+=("CARGO_TARGET_${triple}_LINKER=$linker" LLD_TARGET="$mingw" "CC_${target//-/_}=$mingw-gcc-posix"
+    env+=("CARGO_TARGET_${triple}_LINKER=/src/tools/lld-linker.sh" LLD_TARGET="$mingw" "CC_${target//-/_}=$mingw-gcc-posix"
         "CARGO_TARGET_${triple}_RUSTFLAGS=-C target-feature=+crt-static -Z function-sections=yes")
     build_std=(-Z build-std=std,panic_abort,test)
     if [[ $target == i686-* ]]; then
-        # x86_32 Windows unwinds with DWARF tables, which rustc brackets with its startup objects
-        # rsbegin.o and rsend.o, looked for in the compiler's library folder for the target. A
-        # rustup sysroot ships them; build-std does not make them, so they are compiled there
-        # from rust-src's rtstartup, once.
+        # x86_32 Windows unwinds with DWARF tables (.eh_frame), which rustc brackets with its
+        # startup objects rsbegin.o (registers the tables with libgcc's unwinder from its start)
+        # and rsend.o (a zero word that ends them), looked for in the compiler's library folder
+        # for the target. A rustup sysroot ships them; build-std does not make them, so they are
+        # compiled there from rust-src's rtstartup, once.
+        # lld 21.1.8: GNU ld lays sections out in command-line order, so
+        # rsend's zero word ends up last; lld places every archive member (std and every other
+        # crate) after the command line's objects, so the unwinder stopped at rsend's word
+        # before reaching them, and every panic aborted. rsend's section is renamed
+        # `.eh_frame$~`: lld sorts the `$` sections of a name after the plain ones, by suffix,
+        # so it comes last. Drop when rustc or lld order it themselves.
         lib=/usr/lib/rustlib/$target/lib
         prelude="mkdir -p $lib && for o in rsbegin rsend; do [ -f $lib/\$o.o ] || rustc --target $target"
         prelude+=" --emit=obj -C panic=abort -C opt-level=3 -o $lib/\$o.o"
         prelude+=" /usr/lib/rustlib/src/rust/library/rtstartup/\$o.rs || exit 1; done"
+        prelude+=" && { $mingw-objdump -h $lib/rsend.o | grep -qF '.eh_frame\$~'"
+        prelude+=" || $mingw-objcopy --rename-section '.eh_frame=.eh_frame\$~' $lib/rsend.o; }"
     fi
     ;;
 *-apple-darwin)
@@ -151,20 +154,8 @@ case $target in
 esac
 
 home="${CARGO_HOME:-$HOME/.cargo}"
-mkdir -p "$home/registry" "$root/src" "$root/root/.cargo" "$root$(folder "$target")"
-# A private mount namespace: the binds vanish with the build, even if it is killed. A target's
-# prelude (a shell command) runs first, in the same environment.
-exec unshare --mount --propagation private bash -c '
-    set -e
-    root=$1 repo=$2 home=$3 prelude=$4 n=$5
-    shift 5
-    environment=("${@:1:n}")
-    shift "$n"
-    mount --bind "$repo" "$root/src"
-    mount --bind "$home" "$root/root/.cargo"
-    mount -t proc proc "$root/proc"
-    mount --bind /dev "$root/dev"
-    [[ -z $prelude ]] || chroot "$root" /usr/bin/env -C /src "${environment[@]}" sh -c "$prelude"
-    exec chroot "$root" /usr/bin/env -C /src "${environment[@]}" "$@"
-' cross-build "$root" "$repo" "$home" "${prelude:-}" "${#env[@]}" "${env[@]}" \
-    cargo "$@" --target "$target" "${build_std[@]}"
+mkdir -p "$home/registry" "$root$(folder "$target")"
+in_root() { "$repo/tools/in-root.sh" --bind "$repo:/src" --bind "$home:/root/.cargo" --cd /src "${env[@]}" "$@"; }
+# A target's prelude (a shell command) runs first, in the same environment.
+[[ -z ${prelude:-} ]] || in_root sh -c "$prelude"
+in_root cargo "$@" --target "$target" "${build_std[@]}"

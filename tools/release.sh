@@ -21,6 +21,7 @@
 # (and debug files) such a run wrote. Prints the zip's path last.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+source "$repo/tools/host-target.sh"
 cd "$repo"
 
 out="$repo/dist"
@@ -47,20 +48,8 @@ addon="$stage/addons/webrtc_rs"
 mkdir -p "$addon/lib" "$out/debug"
 
 # in_root COMMAND ARG...: runs a tool of the sid root (cross binutils, llvm) on files in the
-# output folder, which it sees at its host path (bound into the root in a mount namespace of
-# its own).
-in_root() {
-    local root
-    root=$("$repo/tools/sid-root.sh")
-    unshare --mount --propagation private bash -c '
-        set -e
-        root=$1 out=$2
-        shift 2
-        mkdir -p "$root$out"
-        mount --bind "$out" "$root$out"
-        exec chroot "$root" "$@"
-    ' in-root "$root" "$out" "$@"
-}
+# output folder, which it sees at its host path.
+in_root() { "$repo/tools/in-root.sh" --bind "$out" "$@"; }
 
 # package BUILT NAME OBJCOPY...: copies a built ELF or PE library into the addon as NAME, its
 # debug information into debug/NAME.debug, and strips the packaged copy. OBJCOPY is the command
@@ -111,7 +100,7 @@ package_macos() {
 # workflow's Android, iOS and Windows arm64 jobs); prints where it is.
 native() {
     cargo build --release -p webrtc-godot --target "$1" >&2
-    echo "${CARGO_TARGET_DIR:-$repo/target}/$1/release/$2"
+    echo "$host_target/$1/release/$2"
 }
 
 IFS=, read -ra wanted <<<"$platforms"
@@ -120,7 +109,7 @@ for platform in "${wanted[@]}"; do
     case $platform in
     linux.x86_64)
         cargo build --release -p webrtc-godot >&2
-        package "${CARGO_TARGET_DIR:-$repo/target}/release/libwebrtc_godot.so" libwebrtc_godot.linux.x86_64.so objcopy
+        package "$host_target/release/libwebrtc_godot.so" libwebrtc_godot.linux.x86_64.so objcopy
         ;;
     linux.x86_32)
         package "$(cross i686-unknown-linux-gnu libwebrtc_godot.so)" libwebrtc_godot.linux.x86_32.so \
@@ -157,7 +146,7 @@ for platform in "${wanted[@]}"; do
         IPHONEOS_DEPLOYMENT_TARGET=12.0 native aarch64-apple-ios libwebrtc_godot.dylib >/dev/null
         name=libwebrtc_godot.ios
         mkdir -p "$addon/lib/$name.framework"
-        cp "${CARGO_TARGET_DIR:-$repo/target}/aarch64-apple-ios/release/libwebrtc_godot.dylib" "$addon/lib/$name.framework/$name"
+        cp "$host_target/aarch64-apple-ios/release/libwebrtc_godot.dylib" "$addon/lib/$name.framework/$name"
         install_name_tool -id "@rpath/$name.framework/$name" "$addon/lib/$name.framework/$name"
         dsymutil "$addon/lib/$name.framework/$name" -o "$out/debug/$name.framework.dSYM"
         strip -S -x "$addon/lib/$name.framework/$name"
@@ -167,7 +156,7 @@ for platform in "${wanted[@]}"; do
     windows.arm64)
         # MSVC keeps the debug information in a .pdb beside the DLL: the DLL is already stripped.
         cp "$(native aarch64-pc-windows-msvc webrtc_godot.dll)" "$addon/lib/webrtc_godot.windows.arm64.dll"
-        cp "${CARGO_TARGET_DIR:-$repo/target}/aarch64-pc-windows-msvc/release/webrtc_godot.pdb" "$out/debug/webrtc_godot.windows.arm64.pdb"
+        cp "$host_target/aarch64-pc-windows-msvc/release/webrtc_godot.pdb" "$out/debug/webrtc_godot.windows.arm64.pdb"
         ;;
     *) echo "release.sh: unknown platform $platform" >&2; exit 2 ;;
     esac

@@ -7,6 +7,7 @@
 #   tests/bench/run.sh [REPETITIONS] [all|clean|lossy]   (default 5 all; lossy uses at most 3)
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+source "$repo/tools/host-target.sh"
 cd "$repo"
 reps=${1:-5}
 suites=${2:-all}
@@ -16,7 +17,7 @@ mkdir -p "$raw"
 
 tests/tools/build-addon.sh tests/godot || exit 1
 cargo build --release -p udp-impair || exit 1
-relay="${CARGO_TARGET_DIR:-$repo/target}/release/udp-impair"
+relay="$host_target/release/udp-impair"
 GODOT_BIN=$(tests/tools/provision-godot.sh) || exit 1
 tests/interop/setup.sh >/dev/null || exit 1
 python=$(tests/tools/python-venv.sh tests/bench/requirements.txt bench-venv) || exit 1

@@ -4,12 +4,13 @@
 # finished addon into Godot projects given as arguments. Packages for users: tools/release.sh.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+source "$repo/tools/host-target.sh"
 cd "$repo"
 
 cargo build --release -p webrtc-godot >&2
 addon="$repo/addons/webrtc_rs"
 mkdir -p "$addon/lib"
-cp "${CARGO_TARGET_DIR:-$repo/target}/release/libwebrtc_godot.so" "$addon/lib/libwebrtc_godot.linux.x86_64.so"
+cp "$host_target/release/libwebrtc_godot.so" "$addon/lib/libwebrtc_godot.linux.x86_64.so"
 "$repo/tools/write-manifest.py" "$repo/webrtc.gdextension" "$addon" >/dev/null
 
 # A headless run loads only the extensions listed in .godot/extension_list.cfg; an editor

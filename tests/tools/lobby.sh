@@ -3,6 +3,7 @@
 # Used by the main job (demo_project/run.sh) and the demo tests (tests/run-demo-tests.sh).
 # Needs: $repo, $GODOT_BIN, a release build of webrtc-signaling, the addon in demo_project.
 
+source "$repo/tools/host-target.sh"
 LOBBY_INSTANCE_TIMEOUT=${LOBBY_INSTANCE_TIMEOUT:-90}
 LOBBY_ARGS=()
 
@@ -19,7 +20,7 @@ wait_for_line() {
 start_signaling() {
     local log="$1/signaling.log"
     shift
-    "${CARGO_TARGET_DIR:-$repo/target}/release/webrtc-signaling" --host 127.0.0.1 --port 0 "$@" 2>"$log" &
+    "$host_target/release/webrtc-signaling" --host 127.0.0.1 --port 0 "$@" 2>"$log" &
     SIGNALING_PID=$!
     if ! wait_for_line "$log" "event=listening" 10; then
         echo "the signaling server did not start:" >&2
