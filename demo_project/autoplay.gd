@@ -103,7 +103,7 @@ func start(p_game: Node, args: PackedStringArray) -> void:
 	game.lobby.signaling_closed.connect(func(code: int, _reason: String):
 		if game.lobby.id == 0 and _refusal.is_empty():
 			_refusal = "cannot reach %s (close code %d)" % [server, code])
-	game.lobby.lobby_sealed.connect(func(): print("SEALED lobby=%s" % game.lobby.lobby))
+	game.lobby.lobby_sealed.connect(func(): print("SEALED lobby=%s pid=%d" % [game.lobby.lobby, OS.get_process_id()]))
 	game.lobby.signaling_reconnecting.connect(func(attempt: int, delay: float):
 		print("RECONNECTING attempt=%d in %.1f s" % [attempt, delay]))
 	game.lobby.lobby_resumed.connect(func(lobby: String, id: int):

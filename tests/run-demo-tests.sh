@@ -7,6 +7,7 @@
 # Prints "ok"/"FAIL" per case and "demo: N passed, N failed" at the end.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+source "$repo/tools/host-target.sh"
 : "${GODOT_BIN:?set GODOT_BIN to a Godot 4 binary}"
 source "$repo/tests/tools/lobby.sh"
 logs="$repo/tests/results/demo"
@@ -46,9 +47,10 @@ cut="$logs/resume"
 mkdir -p "$cut"
 port=${SIGNALING_URL##*:}
 (
-    wait_for_line "$cut/player-1.log" "^SEALED " 60 || exit 1
-    pids=$(pgrep -d '|' -f -- "--expect-resume")
-    local_port=$(ss -tnpH state established "( dport = :$port )" | grep -E "pid=($pids)," \
+    # The player whose socket is cut says its process id once the lobby is sealed.
+    wait_for_line "$cut/player-3.log" "^SEALED .* pid=[0-9]+" 60 || exit 1
+    pid=$(sed -nE 's/^SEALED .* pid=([0-9]+).*/\1/p' "$cut/player-3.log" | head -n1)
+    local_port=$(ss -tnpH state established "( dport = :$port )" | grep -F "pid=$pid," \
         | awk '{print $3}' | sed 's/.*://' | head -n1)
     [[ -n $local_port ]] || exit 1
     ss -K state established "( sport = :$local_port and dport = :$port )" >/dev/null
@@ -68,16 +70,18 @@ verdict $status "a player whose WebSocket breaks mid-game resumes its seat; the 
 # the host plays through one, the last player joins the same lobby through the other.
 shared="$logs/redis"
 mkdir -p "$shared/a" "$shared/b"
-redis_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no >"$shared/redis.log" 2>&1 &
+# It listens on a unix socket only: no TCP port to pick and hand over.
+redis_socket="$shared/redis.sock"
+redis-server --port 0 --unixsocket "$redis_socket" --unixsocketperm 700 --save "" --appendonly no \
+    >"$shared/redis.log" 2>&1 &
 redis_pid=$!
 deadline=$((SECONDS + 10))
-until (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null || ((SECONDS > deadline)); do sleep 0.1; done
+until [[ $(redis-cli -s "$redis_socket" ping 2>/dev/null) == PONG ]] || ((SECONDS > deadline)); do sleep 0.1; done
 stop_signaling
 status=1
-if start_signaling "$shared/a" --redis "redis://127.0.0.1:$redis_port"; then
+if start_signaling "$shared/a" --redis "redis+unix://$redis_socket"; then
     a_pid=$SIGNALING_PID a_url=$SIGNALING_URL
-    if start_signaling "$shared/b" --redis "redis://127.0.0.1:$redis_port"; then
+    if start_signaling "$shared/b" --redis "redis+unix://$redis_socket"; then
         b_url=$SIGNALING_URL
         SIGNALING_URL=$a_url
         play_lobby "$shared" mesh 3 --server="$b_url"
@@ -102,7 +106,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
     -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
     -keyout "$tls/key.pem" -out "$tls/cert.pem" >"$tls/openssl.log" 2>&1
 head -c 32 /dev/urandom | base64 >"$tls/join-secret"
-token=$("${CARGO_TARGET_DIR:-$repo/target}/release/webrtc-signaling" mint-token --join-secret-file "$tls/join-secret" \
+token=$("$host_target/release/webrtc-signaling" mint-token --join-secret-file "$tls/join-secret" \
     --subject demo --ttl 600)
 stop_signaling
 start_signaling "$tls" --tls-cert "$tls/cert.pem" --tls-key "$tls/key.pem" \

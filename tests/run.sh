@@ -153,7 +153,7 @@ if GODOT_BIN=$(tests/tools/provision-godot.sh); then
     run_suite "default settings on ordinary hosts: offline, LAN card, dead or slow resolver" \
         hosts tests/hosts/run.sh
     run_suite "TURN relay through coturn between network namespaces" turn tests/turn/run.sh
-    run_suite "interop: Chromium, libdatachannel, aiortc, werift (matrix: tests/interop/MATRIX.md)" \
+    run_suite "interop: Chromium, libdatachannel, aiortc, werift (matrix: tests/results/interop/MATRIX.md)" \
         interop tests/interop/run.sh
     section "wait for the background builds"
     wait "$platforms_pid"

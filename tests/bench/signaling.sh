@@ -8,6 +8,7 @@
 #   tests/bench/signaling.sh [REPETITIONS] [CLIENTS] [ROUNDS]   (default 3 10000 10)
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+source "$repo/tools/host-target.sh"
 cd "$repo"
 reps=${1:-3}
 clients=${2:-10000}
@@ -28,20 +29,17 @@ fi
 "$repo/tools/host-packages.sh" redis-server:redis-server >"$raw/apt.log" 2>&1
 # Every client holds a socket, and so does the server end of it.
 ulimit -n "$(ulimit -Hn)"
-load="${CARGO_TARGET_DIR:-$repo/target}/release/examples/load"
-server="${CARGO_TARGET_DIR:-$repo/target}/release/webrtc-signaling"
+load="$host_target/release/examples/load"
+server="$host_target/release/webrtc-signaling"
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# wait_port PORT: until something listens there (10 s at most).
-wait_port() {
-    local deadline=$((SECONDS + 10))
-    until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+# listening_port PID: the TCP port the process PID listens on, once it does (10 s at most).
+listening_port() {
+    local deadline=$((SECONDS + 10)) port
+    until port=$(ss -ltnpH | grep -F "pid=$1," | awk '{print $4}' | sed 's/.*://' | head -n1) && [[ -n $port ]]; do
         ((SECONDS < deadline)) || return 1
         sleep 0.05
     done
+    echo "$port"
 }
 
 pids=()
@@ -52,29 +50,34 @@ stop_all() {
 }
 trap stop_all EXIT
 
-# ours FLAGS...: one more instance of our server; its URL and pid go to URLS and PIDS.
+# ours FLAGS...: one more instance of our server, on a port it picks; its URL and pid go to
+# URLS and PIDS.
 ours() {
-    local port pid
-    port=$(free_port)
-    "$server" --port "$port" --max-lobbies "$clients" "$@" 2>/dev/null &
+    local pid port
+    "$server" --host 127.0.0.1 --port 0 --max-lobbies "$clients" "$@" 2>>"$raw/server.log" &
     pid=$!
     pids+=("$pid")
-    wait_port "$port"
+    port=$(listening_port "$pid") || return 1
     URLS+=(--url "ws://127.0.0.1:$port/") PIDS+=(--pid "$pid")
 }
 
 run() {
-    local setup=$1 rep=$2 redis_port redis_pid
+    local setup=$1 rep=$2 redis_socket redis_pid
     URLS=() PIDS=()
     case $setup in
     redis)
-        redis_port=$(free_port)
-        redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no >/dev/null 2>&1 &
+        # On a unix socket only: no TCP port to pick and hand over.
+        redis_socket="$raw/redis.sock"
+        redis-server --port 0 --unixsocket "$redis_socket" --unixsocketperm 700 --save "" \
+            --appendonly no >/dev/null 2>&1 &
         redis_pid=$!
         pids+=("$redis_pid")
-        wait_port "$redis_port"
-        ours --redis "redis://127.0.0.1:$redis_port"
-        ours --redis "redis://127.0.0.1:$redis_port"
+        local deadline=$((SECONDS + 10))
+        until [[ $(redis-cli -s "$redis_socket" ping 2>/dev/null) == PONG ]] || ((SECONDS > deadline)); do
+            sleep 0.05
+        done
+        ours --redis "redis+unix://$redis_socket"
+        ours --redis "redis+unix://$redis_socket"
         args=(--protocol ours)
         ;;
     single)
@@ -82,12 +85,11 @@ run() {
         args=(--protocol ours)
         ;;
     matchbox)
-        local port
-        port=$(free_port)
-        "$matchbox" "127.0.0.1:$port" >/dev/null 2>&1 &
-        local pid=$!
+        local port pid
+        "$matchbox" "127.0.0.1:0" >/dev/null 2>&1 &
+        pid=$!
         pids+=("$pid")
-        wait_port "$port"
+        port=$(listening_port "$pid")
         URLS=(--url "ws://127.0.0.1:$port") PIDS=(--pid "$pid")
         args=(--protocol matchbox)
         ;;

@@ -118,7 +118,8 @@ def main() -> int:
     text = [
         "# Interop matrix",
         "",
-        "Written by `tests/interop/run.sh` (part of `tests/run.sh`); do not edit by hand.",
+        "Written by `tests/interop/run.sh --record` (every run of `tests/run.sh` writes",
+        "`tests/results/interop/MATRIX.md`); do not edit by hand.",
         f"Last run: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on "
         f"{platform.system()} {platform.machine()}, loopback inside a private network namespace.",
         "",

@@ -4,7 +4,8 @@
 # side offers and closes). Signaling goes through our own server. Everything runs in a fresh
 # network namespace holding only a loopback interface, so no packet can leave it.
 # Needs GODOT_BIN, the addon built into tests/godot and a release build of webrtc-signaling.
-# Writes tests/interop/MATRIX.md; ends with "interop: N passed, N failed" (one per check).
+# Writes the matrix to tests/results/interop/MATRIX.md; with --record, also over the committed
+# copy tests/interop/MATRIX.md. Ends with "interop: N passed, N failed" (one per check).
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 here="$repo/tests/interop"
@@ -14,10 +15,10 @@ if [[ "${INTEROP_IN_NETNS:-}" != 1 ]]; then
     INTEROP_PYTHON=$("$here/setup.sh") || { echo "interop: 0 passed, 1 failed (setup)"; exit 1; }
     export INTEROP_PYTHON GODOT_BIN INTEROP_IN_NETNS=1
     if unshare --net true 2>/dev/null; then
-        exec unshare --net bash -c 'ip link set lo up && exec "$0"' "$0"
+        exec unshare --net bash -c 'ip link set lo up && exec "$0" "$@"' "$0" "$@"
     fi
     echo "note: cannot create a network namespace; running on the host's loopback" >&2
-    exec "$0"
+    exec "$0" "$@"
 fi
 
 source "$repo/tests/tools/lobby.sh"
@@ -68,4 +69,5 @@ for peer in ${INTEROP_PEERS:-libdatachannel aiortc werift chromium}; do
         run_pair "$peer" "$direction"
     done
 done
-"$INTEROP_PYTHON" "$here/matrix.py" "$logs" "$here/MATRIX.md"
+"$INTEROP_PYTHON" "$here/matrix.py" "$logs" "$logs/MATRIX.md"
+[[ ${1:-} != --record ]] || cp "$logs/MATRIX.md" "$here/MATRIX.md"

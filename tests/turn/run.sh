@@ -17,6 +17,7 @@
 # Ends with "turn: N passed, N failed".
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+source "$repo/tools/host-target.sh"
 godot=${GODOT_BIN:?set GODOT_BIN to a Godot 4 binary}
 logs="$repo/tests/results/turn"
 rm -rf "$logs"
@@ -70,7 +71,7 @@ ip netns exec "$ns_turn" turnserver -n --listening-ip=10.201.1.1 --listening-ip=
     --no-tls --no-dtls --no-cli --no-multicast-peers --log-file=stdout --simple-log --verbose \
     >"$logs/coturn.log" 2>&1 &
 pids+=($!)
-ip netns exec "$ns_turn" "${CARGO_TARGET_DIR:-$repo/target}/release/webrtc-signaling" --host 0.0.0.0 --port 9000 \
+ip netns exec "$ns_turn" "$host_target/release/webrtc-signaling" --host 0.0.0.0 --port 9000 \
     2>"$logs/signaling.log" &
 pids+=($!)
 # The TURN REST scheme: coturn on 3490 (away from the first one's alternate port, 3479)
@@ -89,7 +90,7 @@ pids+=($!)
 # The one on 9003 mints credentials that expire after a second.
 for minting in "9001 turn-secret 600" "9002 forged-secret 600" "9003 turn-secret 1"; do
     read -r port file ttl <<<"$minting"
-    ip netns exec "$ns_turn" "${CARGO_TARGET_DIR:-$repo/target}/release/webrtc-signaling" --host 0.0.0.0 --port "$port" \
+    ip netns exec "$ns_turn" "$host_target/release/webrtc-signaling" --host 0.0.0.0 --port "$port" \
         --turn-url turn:10.201.1.1:3490 --turn-url turn:10.201.2.1:3490 \
         --turn-secret-file "$logs/$file" --turn-ttl "$ttl" 2>"$logs/signaling-$port.log" &
     pids+=($!)
@@ -220,7 +221,13 @@ SIGNALING_PORT=9002 refused forged minted minted "TURN.*(unauthori|401)" \
 start=$(date +%s%3N)
 SIGNALING_PORT=9003 host expired-host minted --relay-only
 expired_host=$HOST
-sleep 2.5
+# The server logs when the credentials it minted for the host expire; the joiner comes after.
+deadline=$((SECONDS + 10))
+until expires=$(sed -nE 's/.* event=join .*turn_expires=([0-9]+).*/\1/p' "$logs/signaling-9003.log" | head -n1) \
+    && [[ -n $expires ]] && (($(date +%s) > expires)); do
+    ((SECONDS < deadline)) || break
+    sleep 0.1
+done
 SIGNALING_PORT=9003 player "$ns_b" expired-joiner 10.201.2.1 minted --lobby="$LOBBY" --players=2 \
     --seconds=2 --relay-only
 expired_joiner=$LAUNCHED

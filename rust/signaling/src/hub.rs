@@ -225,11 +225,12 @@ impl Hub {
                 Err(refusal) => return Err(self.join_refusal(refusal, lobby)),
             }
         };
+        let now = SystemTime::now();
         let ice_servers = self
             .credentials
             .turn
             .iter()
-            .map(|turn| turn.credentials(&admitted.lobby, admitted.id, SystemTime::now()))
+            .map(|turn| turn.credentials(&admitted.lobby, admitted.id, now))
             .collect();
         let member = Membership {
             lobby: admitted.lobby.clone(),
@@ -261,10 +262,20 @@ impl Hub {
             );
         self.apply_all(notices);
         self.metrics.joined();
-        log_event(
-            "join",
-            &[("lobby", &member.lobby), ("peer", &member.id.to_string())],
+        // When minted TURN credentials stop working: what a player who waited that long sees.
+        let turn_expires = self
+            .credentials
+            .turn
+            .as_ref()
+            .map(|turn| turn.expiry(now).to_string());
+        let peer = member.id.to_string();
+        let mut fields = vec![("lobby", member.lobby.as_str()), ("peer", peer.as_str())];
+        fields.extend(
+            turn_expires
+                .as_deref()
+                .map(|expires| ("turn_expires", expires)),
         );
+        log_event("join", &fields);
         Ok(member)
     }
 

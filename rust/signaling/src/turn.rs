@@ -55,12 +55,16 @@ impl Turn {
         Ok(Self { urls, mac, ttl })
     }
 
+    /// When credentials minted at `now` expire, in unix seconds.
+    pub fn expiry(&self, now: SystemTime) -> u64 {
+        (now + self.ttl)
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs())
+    }
+
     /// Credentials for player `id` of `lobby`, valid until `now` + the lifetime.
     pub fn credentials(&self, lobby: &str, id: u32, now: SystemTime) -> IceServer {
-        let expiry = (now + self.ttl)
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.as_secs());
-        let username = format!("{expiry}:{lobby}-{id}");
+        let username = format!("{}:{lobby}-{id}", self.expiry(now));
         IceServer {
             urls: self.urls.clone(),
             credential: self.password(&username),

@@ -1,11 +1,14 @@
 //! Signaling instances sharing their lobbies through a real Redis (Debian's `redis-server`,
-//! started here on a free loopback port): players on different instances meet, limits are
+//! started here on a unix socket of its own): players on different instances meet, limits are
 //! global, a seat resumes on another instance, a dead instance's players leave.
 
 mod common;
 
 use std::net::SocketAddr;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{away_and_back, http_get, serve, Client};
@@ -13,42 +16,47 @@ use serde_json::{json, Value};
 use webrtc_signaling::broker::{HEARTBEAT, INSTANCE_TTL};
 use webrtc_signaling::{router_for, Credentials, Hub, Limits};
 
-/// A redis-server of this test's own, without persistence; killed when dropped.
+/// A redis-server of this test's own, without persistence, listening on a unix socket only
+/// (no TCP port, so none has to be picked and handed over); killed when dropped.
 struct Redis {
     process: Child,
-    port: u16,
+    socket: PathBuf,
     url: String,
 }
 
 impl Redis {
     fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|probe| probe.local_addr())
-            .expect("a free port")
-            .port();
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let socket = std::env::temp_dir().join(format!(
+            "webrtc-signaling-redis-{}-{}.sock",
+            std::process::id(),
+            STARTED.fetch_add(1, Ordering::Relaxed)
+        ));
         Self {
-            process: Self::serve(port),
-            port,
-            url: format!("redis://127.0.0.1:{port}"),
+            process: Self::serve(&socket),
+            url: format!("redis+unix://{}", socket.display()),
+            socket,
         }
     }
 
-    /// Kills the server and starts a new one on the same port: everything stored is gone.
+    /// Kills the server and starts a new one on the same socket: everything stored is gone.
     fn restart(&mut self) {
         let _ = self.process.kill();
         let _ = self.process.wait();
-        self.process = Self::serve(self.port);
+        self.process = Self::serve(&self.socket);
     }
 
-    fn serve(port: u16) -> Child {
+    fn serve(socket: &Path) -> Child {
+        let _ = std::fs::remove_file(socket);
         let process = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--port", "0", "--unixsocketperm", "700", "--unixsocket"])
+            .arg(socket)
             .args(["--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server (Debian package redis-server) runs");
         let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while UnixStream::connect(socket).is_err() {
             assert!(
                 started.elapsed() < Duration::from_secs(10),
                 "redis-server did not listen"
@@ -71,6 +79,7 @@ impl Drop for Redis {
     fn drop(&mut self) {
         let _ = self.process.kill();
         let _ = self.process.wait();
+        let _ = std::fs::remove_file(&self.socket);
     }
 }
 
