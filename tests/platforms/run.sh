@@ -88,7 +88,7 @@ verdict $? "the release check refuses a macOS library with one byte changed afte
 built checks
 status=$?
 grep -E "^== " "$build/checks.log" | sed 's/^== /  checked /'
-verdict $status "cargo check passes for Android arm64/x86_64, iOS arm64 (device and simulator) and Windows arm64"
+verdict $status "cargo check passes for Android arm64 and iOS arm64 (the addon), Android x86_64, the iOS simulator and Windows arm64 (the core crate)"
 
 # --- the hosted workflow ------------------------------------------------------------------------
 # It runs tools/release.sh for what needs runners of its own; actionlint checks its structure and
