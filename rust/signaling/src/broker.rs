@@ -17,10 +17,10 @@ use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, PubSub};
 use redis::{Client, FromRedisValue, Script};
 
-use crate::directory::{Admitted, JoinRefusal, Notice, Reclaimed, SealRefusal, Seating};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::protocol::ServerMessage;
+use crate::seats::{Admitted, JoinRefusal, Notice, Reclaimed, SealRefusal, Seating};
 
 /// An instance whose key is this old is dead.
 pub const INSTANCE_TTL: Duration = Duration::from_secs(6);

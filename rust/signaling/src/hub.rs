@@ -18,11 +18,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
 use crate::broker::{Broker, HEARTBEAT};
-use crate::directory::{Directory, JoinRefusal, Lobbies, Notice, SealRefusal, Seating};
+use crate::directory::{Directory, Lobbies};
 use crate::limits::Limits;
 use crate::log::log_event;
 use crate::metrics::Metrics;
 use crate::protocol::ServerMessage;
+use crate::seats::{JoinRefusal, Notice, SealRefusal, Seating};
 use crate::Credentials;
 
 /// Messages waiting to be written to one client.

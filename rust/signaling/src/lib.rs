@@ -12,6 +12,7 @@ pub mod limits;
 pub mod log;
 pub mod metrics;
 pub mod protocol;
+pub mod seats;
 pub mod tls;
 pub mod token;
 pub mod turn;

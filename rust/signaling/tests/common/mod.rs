@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -11,7 +12,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
-use webrtc_signaling::{router, Credentials, Limits};
+use webrtc_signaling::{router, router_for, Credentials, Hub, Limits};
 
 pub const WAIT: Duration = Duration::from_secs(5);
 
@@ -21,8 +22,23 @@ pub async fn start(limits: Limits) -> SocketAddr {
     start_with(limits, Credentials::default()).await
 }
 
+/// A server on a free loopback port. Its lobbies are kept in the process, or, when
+/// `SIGNALING_TEST_REDIS` names a Redis (`redis+unix:///path`), in that Redis: the test
+/// command runs the behaviour suite (`tests/server.rs`) both ways, so the rules the in-process
+/// directory and the Redis scripts each implement are held to the same cases. Each server
+/// gets a database of its own, so limits counted across a store see only its test's lobbies.
 pub async fn start_with(limits: Limits, credentials: Credentials) -> SocketAddr {
-    serve(router(limits, credentials)).await
+    match std::env::var("SIGNALING_TEST_REDIS") {
+        Ok(url) => {
+            static DATABASES: AtomicUsize = AtomicUsize::new(0);
+            let url = format!("{url}?db={}", DATABASES.fetch_add(1, Ordering::Relaxed));
+            let hub = Hub::shared(limits, credentials, &url)
+                .await
+                .expect("the test's Redis answers");
+            serve(router_for(hub)).await
+        }
+        Err(_) => serve(router(limits, credentials)).await,
+    }
 }
 
 /// Serves `app` on a free loopback port, in the background.
