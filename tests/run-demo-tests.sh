@@ -70,18 +70,13 @@ verdict $status "a player whose WebSocket breaks mid-game resumes its seat; the 
 # the host plays through one, the last player joins the same lobby through the other.
 shared="$logs/redis"
 mkdir -p "$shared/a" "$shared/b"
-# It listens on a unix socket only: no TCP port to pick and hand over.
-redis_socket="$shared/redis.sock"
-redis-server --port 0 --unixsocket "$redis_socket" --unixsocketperm 700 --save "" --appendonly no \
-    >"$shared/redis.log" 2>&1 &
-redis_pid=$!
-deadline=$((SECONDS + 10))
-until [[ $(redis-cli -s "$redis_socket" ping 2>/dev/null) == PONG ]] || ((SECONDS > deadline)); do sleep 0.1; done
+source "$repo/tests/tools/redis.sh"
+start_redis "$shared/redis.sock" "$shared/redis.log"
 stop_signaling
 status=1
-if start_signaling "$shared/a" --redis "redis+unix://$redis_socket"; then
+if start_signaling "$shared/a" --redis "$REDIS_URL"; then
     a_pid=$SIGNALING_PID a_url=$SIGNALING_URL
-    if start_signaling "$shared/b" --redis "redis+unix://$redis_socket"; then
+    if start_signaling "$shared/b" --redis "$REDIS_URL"; then
         b_url=$SIGNALING_URL
         SIGNALING_URL=$a_url
         play_lobby "$shared" mesh 3 --server="$b_url"
@@ -90,7 +85,7 @@ if start_signaling "$shared/a" --redis "redis+unix://$redis_socket"; then
     fi
     kill "$a_pid" 2>/dev/null && wait "$a_pid" 2>/dev/null
 fi
-kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
+kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
 joined_a=$(grep -c "event=join " "$shared/a/signaling.log")
 joined_b=$(grep -c "event=join " "$shared/b/signaling.log")
 echo "  joins through instance A: $joined_a, through instance B: $joined_b"

@@ -134,19 +134,14 @@ section "the lobby behaviour suite again, with the lobbies kept in Redis"
 # tests/server.rs runs above against the in-process directory; here every one of its servers
 # keeps its lobbies in a redis-server of this run's own (a unix socket, a database per server),
 # so the Redis scripts are held to the same cases as the Rust rules.
-redis_socket="$results/lobby-rules-redis.sock"
-rm -f "$redis_socket"
-redis-server --port 0 --unixsocket "$redis_socket" --unixsocketperm 700 --databases 64 --save "" \
-    --appendonly no >"$results/lobby-rules-redis.log" 2>&1 &
-redis_pid=$!
-deadline=$((SECONDS + 10))
-until [[ $(redis-cli -s "$redis_socket" ping 2>/dev/null) == PONG ]] || ((SECONDS > deadline)); do sleep 0.05; done
-SIGNALING_TEST_REDIS="redis+unix://$redis_socket" cargo test -p webrtc-signaling --test server 2>&1 \
+source tests/tools/redis.sh
+start_redis "$results/lobby-rules-redis.sock" "$results/lobby-rules-redis.log" --databases 64
+SIGNALING_TEST_REDIS="$REDIS_URL" cargo test -p webrtc-signaling --test server 2>&1 \
     | tee "$results/lobby-rules-redis-tests.log" | grep -E "^test |^test result:"
 [[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("lobby rules on Redis")
 count_cargo "$results/lobby-rules-redis-tests.log"
-kill "$redis_pid" 2>/dev/null
-wait "$redis_pid" 2>/dev/null
+kill "$REDIS_PID" 2>/dev/null
+wait "$REDIS_PID" 2>/dev/null
 
 section "patched webrtc-rs crates (third_party/webrtc-rs): marked changes, their own test suites"
 tests/tools/test-patched-crates.sh 2>&1 | tee "$results/patched-crates.log" | grep -E "^(ok|FAIL|==) |^test result:"

@@ -9,6 +9,7 @@
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 source "$repo/tools/host-target.sh"
+source "$repo/tests/tools/redis.sh"
 cd "$repo"
 reps=${1:-3}
 clients=${2:-10000}
@@ -62,22 +63,15 @@ ours() {
 }
 
 run() {
-    local setup=$1 rep=$2 redis_socket redis_pid
+    local setup=$1 rep=$2 redis_pid
     URLS=() PIDS=()
     case $setup in
     redis)
-        # On a unix socket only: no TCP port to pick and hand over.
-        redis_socket="$raw/redis.sock"
-        redis-server --port 0 --unixsocket "$redis_socket" --unixsocketperm 700 --save "" \
-            --appendonly no >/dev/null 2>&1 &
-        redis_pid=$!
+        start_redis "$raw/redis.sock" /dev/null
+        redis_pid=$REDIS_PID
         pids+=("$redis_pid")
-        local deadline=$((SECONDS + 10))
-        until [[ $(redis-cli -s "$redis_socket" ping 2>/dev/null) == PONG ]] || ((SECONDS > deadline)); do
-            sleep 0.05
-        done
-        ours --redis "redis+unix://$redis_socket"
-        ours --redis "redis+unix://$redis_socket"
+        ours --redis "$REDIS_URL"
+        ours --redis "$REDIS_URL"
         args=(--protocol ours)
         ;;
     single)
