@@ -143,7 +143,7 @@ count_cargo "$results/lobby-rules-redis-tests.log"
 kill "$REDIS_PID" 2>/dev/null
 wait "$REDIS_PID" 2>/dev/null
 
-section "patched webrtc-rs crates (third_party/webrtc-rs): marked changes, their own test suites"
+section "patched webrtc-rs crates (third_party/webrtc-rs): pristine + patch series, their own test suites"
 tests/tools/test-patched-crates.sh 2>&1 | tee "$results/patched-crates.log" | grep -E "^(ok|FAIL|==) |^test result:"
 [[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("patched crates")
 count_cargo "$results/patched-crates.log"

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The patched webrtc-rs crates' own test suites, each built as upstream builds it (its own
-# Cargo.lock) but against the other patched copies, plus the check that every changed file
-# carries the patch marker (third_party/webrtc-rs/diff.sh --check). Prints cargo's
-# "test result:" lines; exits non-zero when anything failed.
+# Cargo.lock) but against the other patched copies. Prints cargo's "test result:" lines; exits
+# non-zero when anything failed.
+#   test-patched-crates.sh                      checks that the committed copies are pristine +
+#                                               the patch series (third_party/webrtc-rs/series.sh
+#                                               check), then runs all four suites
+#   test-patched-crates.sh --root DIR CRATE...  the suites of CRATE... in DIR, a tree laid out as
+#                                               third_party/webrtc-rs (series.sh each uses it)
 #
 # The suites open sockets on the host's interfaces and some look up public STUN servers, so they
 # build here (which may download crates) and run inside a private network namespace made by
@@ -14,32 +18,55 @@
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 patched="$repo/third_party/webrtc-rs"
+# In dependency order: each crate is built against the patched copies of the ones before it.
+order=(quinn-udp rtc-sctp rtc webrtc)
+status=0
+if [[ ${1:-} == --root ]]; then
+    patched=$2
+    shift 2
+    wanted=("$@")
+else
+    wanted=("${order[@]}")
+    "$patched/series.sh" check || status=1
+fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}/third_party"
 # Without debug info (a few GB less), in one build folder for the four crates: each reuses the
 # dependencies the ones before it built, where versions and features agree, and the next run
 # rebuilds only what changed.
 export CARGO_PROFILE_DEV_DEBUG=false
-status=0
 
-"$patched/diff.sh" --check || status=1
+# Cargo rewrites a crate's Cargo.lock when the crates before it are patched in; the published
+# lockfiles are put back afterwards, so the copies stay exactly pristine + series.
+locks=$(mktemp -d)
+for crate in "${wanted[@]}"; do
+    cp "$patched/$crate/Cargo.lock" "$locks/$crate.lock"
+done
+restore_locks() {
+    for crate in "${wanted[@]}"; do
+        cp "$locks/$crate.lock" "$patched/$crate/Cargo.lock"
+    done
+    rm -rf "$locks"
+}
+trap restore_locks EXIT
 
 declare -A skips=(
     [webrtc]="--skip test_stun_gathering_with_google_stun --skip test_play_from_disk_streaming"
 )
-# Each crate sees the patched copies of the crates it depends on.
 patches=()
-for crate in quinn-udp rtc-sctp rtc webrtc; do
-    echo "== $crate $(sed -nE 's/^version = "([^"]+)"$/\1/p' "$patched/$crate/Cargo.toml" | head -n1) (patched): its own tests"
-    cd "$patched/$crate" || exit 1
-    if cargo test --no-run "${patches[@]}" >"$CARGO_TARGET_DIR.$crate.build.log" 2>&1; then
-        # shellcheck disable=SC2086
-        unshare --net --mount --propagation private "$repo/tests/hosts/host.sh" lan-mcast \
-            cargo test --offline --no-fail-fast "${patches[@]}" -- ${skips[$crate]:-} 2>&1 || status=1
-    else
-        tail -n 30 "$CARGO_TARGET_DIR.$crate.build.log"
-        echo "FAIL $crate: its tests do not build"
-        status=1
+for crate in "${order[@]}"; do
+    if [[ " ${wanted[*]} " == *" $crate "* ]]; then
+        echo "== $crate $(sed -nE 's/^version = "([^"]+)"$/\1/p' "$patched/$crate/Cargo.toml" | head -n1) (patched): its own tests"
+        cd "$patched/$crate" || exit 1
+        if cargo test --no-run "${patches[@]}" >"$CARGO_TARGET_DIR.$crate.build.log" 2>&1; then
+            # shellcheck disable=SC2086
+            unshare --net --mount --propagation private "$repo/tests/hosts/host.sh" lan-mcast \
+                cargo test --offline --no-fail-fast "${patches[@]}" -- ${skips[$crate]:-} 2>&1 || status=1
+        else
+            tail -n 30 "$CARGO_TARGET_DIR.$crate.build.log"
+            echo "FAIL $crate: its tests do not build"
+            status=1
+        fi
     fi
-    patches+=(--config "patch.crates-io.$crate.path=\"../$crate\"")
+    patches+=(--config "patch.crates-io.$crate.path=\"$patched/$crate\"")
 done
 exit "$status"

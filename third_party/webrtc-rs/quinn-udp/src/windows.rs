@@ -65,9 +65,9 @@ impl UdpSocketState {
         }?;
         let family = info.iAddressFamily;
         let is_ipv6 = family == c_int::from(WinSock::AF_INET6);
-        // godot-webrtc-rs patch Q1: IPV6_V6ONLY is asked of IPv6 sockets only. It is an IPv6
-        // socket option; Windows answers it for an IPv4 socket too, but Wine refuses it there
-        // (WSAEOPNOTSUPP), and every IPv4 socket failed to open.
+        // IPV6_V6ONLY is asked of IPv6 sockets only. It is an IPv6 socket option; Windows answers
+        // it for an IPv4 socket too, but Wine refuses it there (WSAEOPNOTSUPP), and every IPv4
+        // socket failed to open.
         let is_ipv4 = family == c_int::from(WinSock::AF_INET)
             || (is_ipv6
                 && unsafe {

@@ -1634,8 +1634,8 @@ fn test_reconfig_backoff_must_double_once() -> Result<()> {
 #[path = "message_selection_test.rs"]
 mod message_selection_test;
 
-/// godot-webrtc-rs patch S2: after a T3-rtx timeout everything to resend is in flight and
-/// nothing is pending; the window must still open again as the resends are acknowledged.
+/// After a T3-rtx timeout everything to resend is in flight and nothing is pending; the window must
+/// still open again as the resends are acknowledged.
 #[test]
 fn test_cwnd_grows_while_resending_after_t3() -> Result<()> {
     let mut a = timed_test_association();
@@ -1676,9 +1676,9 @@ fn test_cwnd_grows_while_resending_after_t3() -> Result<()> {
     Ok(())
 }
 
-/// godot-webrtc-rs patch S4: packets arriving past a gap before the receiver's next send each
-/// get their own SACK, so the sender collects the three miss indications that trigger a fast
-/// retransmission instead of waiting for its T3-rtx timer.
+/// Packets arriving past a gap before the receiver's next send each get their own SACK, so the
+/// sender collects the three miss indications that trigger a fast retransmission instead of waiting
+/// for its T3-rtx timer.
 #[test]
 fn test_each_packet_past_a_gap_is_acknowledged_even_in_one_batch() -> Result<()> {
     let mut a = timed_test_association();
@@ -1716,8 +1716,8 @@ fn test_each_packet_past_a_gap_is_acknowledged_even_in_one_batch() -> Result<()>
     Ok(())
 }
 
-/// godot-webrtc-rs patch S5: once the application reads what filled the receive buffer, the
-/// peer hears of the open window at once instead of at its next zero-window probe.
+/// Once the application reads what filled the receive buffer, the peer hears of the open window at
+/// once instead of at its next zero-window probe.
 #[test]
 fn test_reading_a_full_receive_buffer_announces_the_open_window() -> Result<()> {
     const BUFFER: u32 = 8_000;
@@ -1766,9 +1766,9 @@ fn sack_windows(packets: &[Bytes]) -> Vec<u32> {
         .collect()
 }
 
-/// godot-webrtc-rs patch S6: the chunk sent into a closed window is dropped by the receiver.
-/// Its timing out is not congestion, and once a SACK opens the window it goes out again at
-/// once instead of waiting for its backed-off timer.
+/// The chunk sent into a closed window is dropped by the receiver. Its timing out is not
+/// congestion, and once a SACK opens the window it goes out again at once instead of waiting for
+/// its backed-off timer.
 #[test]
 fn test_a_dropped_window_probe_is_resent_when_the_window_opens() -> Result<()> {
     let mut a = timed_test_association();
@@ -1810,10 +1810,9 @@ fn test_a_dropped_window_probe_is_resent_when_the_window_opens() -> Result<()> {
     Ok(())
 }
 
-/// godot-webrtc-rs patch S7: a fast retransmission that is lost again is fast-retransmitted
-/// once SACKs for data sent after it report it missing three more times, also in Fast
-/// Recovery, instead of waiting for the T3-rtx timer; SACKs for data sent before it do not
-/// count.
+/// A fast retransmission that is lost again is fast-retransmitted once SACKs for data sent after it
+/// report it missing three more times, also in Fast Recovery, instead of waiting for the T3-rtx
+/// timer; SACKs for data sent before it do not count.
 #[test]
 fn test_a_lost_fast_retransmission_is_fast_retransmitted_again() -> Result<()> {
     let mut a = timed_test_association();
@@ -1879,9 +1878,9 @@ fn test_a_lost_fast_retransmission_is_fast_retransmitted_again() -> Result<()> {
     Ok(())
 }
 
-/// godot-webrtc-rs patch S7: two losses from one window are one congestion event. Fast
-/// Recovery lasts until everything sent when it began is acknowledged, so the second loss is
-/// fast-retransmitted without halving cwnd again; a T3-rtx timeout ends it.
+/// Two losses from one window are one congestion event. Fast Recovery lasts until everything sent
+/// when it began is acknowledged, so the second loss is fast-retransmitted without halving cwnd
+/// again; a T3-rtx timeout ends it.
 #[test]
 fn test_two_losses_in_one_window_halve_cwnd_once() -> Result<()> {
     let mut a = timed_test_association();

@@ -175,8 +175,8 @@ pub struct Association {
     /// retransmit scan entirely in the steady state, where nothing is ever
     /// marked — that scan was the single hottest function in the send profile.
     t3_retransmit_pending: bool,
-    // godot-webrtc-rs patch S6: the DATA chunk last sent as a zero-window probe, which a
-    // receiver with a closed window drops (RFC 9260 §6.2).
+    // The DATA chunk last sent as a zero-window probe, which a receiver with a closed window drops
+    // (RFC 9260 §6.2).
     window_probe_tsn: Option<u32>,
 
     will_send_shutdown_ack: bool,
@@ -226,8 +226,8 @@ pub struct Association {
 
     // Congestion control parameters
     max_receive_buffer_size: u32,
-    // godot-webrtc-rs patch S5: the receiver window the peer last heard of (INIT, INIT ACK or
-    // SACK), so that reading which frees a good part of it can be announced at once.
+    // The receiver window the peer last heard of (INIT, INIT ACK or SACK), so that reading which
+    // frees a good part of it can be announced at once.
     advertised_rwnd: u32,
     // my congestion window size
     pub(crate) cwnd: u32,
@@ -407,7 +407,7 @@ impl Association {
             my_max_num_inbound_streams: config.max_num_inbound_streams(),
             max_payload_size,
 
-            // godot-webrtc-rs patch S3: RTO bounds and delayed-SACK time from the config.
+            // RTO bounds and delayed-SACK time from the config.
             rto_mgr: RtoManager::new(&config.timer_config()),
             timers: TimerTable::new(config.timer_config()),
 
@@ -913,8 +913,8 @@ impl Association {
                 common_header: CommonHeader {
                     source_port: self.source_port,
                     destination_port: self.destination_port,
-                    // godot-webrtc-rs patch S8: an INIT's tag is 0 (RFC 9260 §8.5.1), also
-                    // when it is sent again after the peer's INIT told us its tag.
+                    // An INIT's tag is 0 (RFC 9260 §8.5.1), also when it is sent again after the
+                    // peer's INIT told us its tag.
                     verification_tag: 0,
                 },
                 chunks: vec![Box::new(stored_init.clone())],
@@ -961,11 +961,11 @@ impl Association {
 
         self.handle_chunk_start();
 
-        // godot-webrtc-rs patch S4: a SACK still owed for an earlier packet is sent before
-        // this packet's DATA is taken in. Several packets often arrive between two sends;
-        // without this they all shared one SACK, so the sender saw one miss indication where
-        // RFC 4960 §6.2/§6.7 give it one per packet (it needs three to fast-retransmit) and
-        // grew cwnd by one MTU per batch instead of per two packets.
+        // A SACK still owed for an earlier packet is sent before this packet's DATA is taken in.
+        // Several packets often arrive between two sends; without this they all shared one SACK, so
+        // the sender saw one miss indication where RFC 4960 §6.2/§6.7 give it one per packet (it
+        // needs three to fast-retransmit) and grew cwnd by one MTU per batch instead of per two
+        // packets.
         if self.ack_state == AckState::Immediate
             && p
                 .chunks
@@ -1503,10 +1503,10 @@ impl Association {
             self.rwnd = d.advertised_receiver_window_credit - bytes_outstanding;
         }
 
-        // godot-webrtc-rs patch S6: the window opened again, so the probe sent into the closed
-        // window was dropped and is sent again now, as usrsctp does. It cannot be repaired by
-        // fast retransmission once its timer resent it, and its timer is backed off: waiting
-        // for it stalled an ordered channel up to RTO.max after the receiver caught up.
+        // The window opened again, so the probe sent into the closed window was dropped and is sent
+        // again now, as usrsctp does. It cannot be repaired by fast retransmission once its timer
+        // resent it, and its timer is backed off: waiting for it stalled an ordered channel up to
+        // RTO.max after the receiver caught up.
         if self.rwnd > 0
             && let Some(tsn) = self.window_probe_tsn.take()
             && let Some(c) = self.inflight_queue.get_mut(tsn)
@@ -1516,8 +1516,7 @@ impl Association {
             self.t3_retransmit_pending = true;
         }
 
-        // godot-webrtc-rs patch S7: the TSNs this SACK reports missing end below its highest
-        // Gap Ack Block.
+        // The TSNs this SACK reports missing end below its highest Gap Ack Block.
         let highest_reported = d.cumulative_tsn_ack.wrapping_add(
             d.gap_ack_blocks
                 .iter()
@@ -1941,10 +1940,10 @@ impl Association {
                 .start_if_idle(Timer::T3RTX, now, self.rto_mgr.get_rto());
         }
 
-        // godot-webrtc-rs patch S2: the window counts as fully used when the bytes in flight
-        // before this SACK filled it, not only when new data is queued behind it. After a T3-rtx
-        // timeout the data to resend sits in the in-flight queue with nothing pending, and
-        // upstream then never grew cwnd past one MTU: recovery crawled at a packet per round trip.
+        // The window counts as fully used when the bytes in flight before this SACK filled it, not
+        // only when new data is queued behind it. After a T3-rtx timeout the data to resend sits in
+        // the in-flight queue with nothing pending, and upstream then never grew cwnd past one MTU:
+        // recovery crawled at a packet per round trip.
         let cwnd_full = !self.pending_queue.is_empty()
             || self.inflight_queue.get_num_bytes() as u64 + total_bytes_acked.max(0) as u64
                 >= u64::from(self.cwnd);
@@ -2012,14 +2011,14 @@ impl Association {
         highest_reported: u32,
         cum_tsn_ack_point_advanced: bool,
     ) -> Result<()> {
-        // godot-webrtc-rs patch S7: miss indications per RFC 9260 sec 7.2.4. The HTNA rule
-        // always applies: a SACK counts the missing TSNs below the highest TSN it newly
-        // acknowledges. In Fast Recovery a SACK that also advances the Cumulative TSN Ack
-        // Point counts every TSN it reports missing, i.e. below its highest Gap Ack Block,
-        // not the chunks still in flight past it. Upstream counted nothing at all during Fast
-        // Recovery unless the cumulative point advanced, so a retransmission lost there (the
-        // hole pins the cumulative point) waited for the T3-rtx timer. A chunk already resent
-        // only counts SACKs that newly acknowledge data sent after it (`resent_before_tsn`).
+        // Miss indications per RFC 9260 sec 7.2.4. The HTNA rule always applies: a SACK counts the
+        // missing TSNs below the highest TSN it newly acknowledges. In Fast Recovery a SACK that
+        // also advances the Cumulative TSN Ack Point counts every TSN it reports missing, i.e.
+        // below its highest Gap Ack Block, not the chunks still in flight past it. Upstream counted
+        // nothing at all during Fast Recovery unless the cumulative point advanced, so a
+        // retransmission lost there (the hole pins the cumulative point) waited for the T3-rtx
+        // timer. A chunk already resent only counts SACKs that newly acknowledge data sent after it
+        // (`resent_before_tsn`).
         let max_tsn = if self.in_fast_recovery && cum_tsn_ack_point_advanced {
             highest_reported
         } else {
@@ -2043,11 +2042,10 @@ impl Association {
                         //     destination address(es) to which the missing DATA chunks were
                         //     last sent, according to the formula described in Section 7.2.3.
                         self.in_fast_recovery = true;
-                        // godot-webrtc-rs patch S7: the exit point is the highest TSN sent
-                        // (RFC 9260 sec 7.2.4 step 2), so further losses from the same window
-                        // are one congestion event. Upstream used the HTNA, left recovery as
-                        // soon as the first hole was repaired and halved cwnd again for each
-                        // later loss of that window.
+                        // The exit point is the highest TSN sent (RFC 9260 sec 7.2.4 step 2), so
+                        // further losses from the same window are one congestion event. Upstream
+                        // used the HTNA, left recovery as soon as the first hole was repaired and
+                        // halved cwnd again for each later loss of that window.
                         self.fast_recover_exit_point = self.my_next_tsn.wrapping_sub(1);
                         self.ssthresh = std::cmp::max(self.cwnd / 2, 4 * self.mtu);
                         self.cwnd = self.ssthresh;
@@ -2307,12 +2305,11 @@ impl Association {
         self.max_receive_buffer_size.saturating_sub(bytes_queued)
     }
 
-    /// godot-webrtc-rs patch S5: whether the application has read enough since the last SACK
-    /// that the peer must hear of the larger window now. A sender facing a closed window only
-    /// probes it on its retransmission timer, backed off up to RTO.max; RFC 9260 §6.2 lets the
-    /// receiver send a SACK "to update the offered window as the receiving application
-    /// consumes new data". Like usrsctp, only a gain of a quarter of the buffer (at least one
-    /// MTU) is announced, so a steady reader adds no packets.
+    /// Whether the application has read enough since the last SACK that the peer must hear of the
+    /// larger window now. A sender facing a closed window only probes it on its retransmission
+    /// timer, backed off up to RTO.max; RFC 9260 §6.2 lets the receiver send a SACK "to update the
+    /// offered window as the receiving application consumes new data". Like usrsctp, only a gain of
+    /// a quarter of the buffer (at least one MTU) is announced, so a steady reader adds no packets.
     fn window_reopened(&self) -> bool {
         let gain = (self.max_receive_buffer_size / 4).max(self.mtu);
         self.get_my_receiver_window_credit() >= self.advertised_rwnd.saturating_add(gain)
@@ -2556,7 +2553,7 @@ impl Association {
 
             for chunk in &mut to_fast_retrans {
                 if let Some(c) = self.inflight_queue.get_mut(chunk.tsn) {
-                    // godot-webrtc-rs patch S7: restarts the chunk's miss indications.
+                    // Restarts the chunk's miss indications.
                     c.on_resent(self.my_next_tsn);
                     chunk.nsent = c.nsent;
                     self.stats.inc_fast_retrans();
@@ -2739,7 +2736,7 @@ impl Association {
         for chunk in &mut chunks {
             if let Some(c) = self.inflight_queue.get_mut(chunk.tsn) {
                 c.retransmit = false;
-                // godot-webrtc-rs patch S7: restarts the chunk's miss indications.
+                // Restarts the chunk's miss indications.
                 c.on_resent(self.my_next_tsn);
                 chunk.nsent = c.nsent;
                 trace!(
@@ -3438,17 +3435,16 @@ impl Association {
                 //      ssthresh = max(cwnd/2, 4*MTU)
                 //      cwnd = 1*MTU
 
-                // godot-webrtc-rs patch S6: a probe into a closed window that times out says
-                // nothing about congestion, and usrsctp keeps cwnd then. Collapsing it made a
-                // receiver that caught up wait several round trips of slow start for its first
-                // whole message.
+                // A probe into a closed window that times out says nothing about congestion, and
+                // usrsctp keeps cwnd then. Collapsing it made a receiver that caught up wait
+                // several round trips of slow start for its first whole message.
                 let window_probe = self.rwnd == 0 && self.window_probe_tsn.is_some();
                 if !window_probe {
                     self.ssthresh = std::cmp::max(self.cwnd / 2, 4 * self.mtu);
                     self.cwnd = self.mtu;
-                    // godot-webrtc-rs patch S7: the timeout ends Fast Recovery, as in usrsctp.
-                    // Recovery blocks slow start, and its exit point is now the highest TSN
-                    // sent, so it would hold cwnd at one MTU until all of that was repaired.
+                    // The timeout ends Fast Recovery, as in usrsctp. Recovery blocks slow start,
+                    // and its exit point is now the highest TSN sent, so it would hold cwnd at one
+                    // MTU until all of that was repaired.
                     self.in_fast_recovery = false;
                 }
                 trace!(

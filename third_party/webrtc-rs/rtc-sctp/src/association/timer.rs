@@ -1,7 +1,7 @@
 use std::time::{Duration, Instant};
 
-// godot-webrtc-rs patch S3: the delayed-SACK time and the RTO bounds below are the defaults of
-// settings in `TimerConfig` instead of fixed values.
+// The delayed-SACK time and the RTO bounds below are the defaults of settings in `TimerConfig`
+// instead of fixed values.
 const ACK_INTERVAL: u64 = 200;
 const MAX_INIT_RETRANS: usize = 8;
 const PATH_MAX_RETRANS: usize = 5;

@@ -148,9 +148,9 @@ pub struct ChunkPayloadData {
     /// Acknowledged by a peer SACK, independently of local payload release.
     pub(crate) acknowledged: bool,
     pub(crate) miss_indicator: u32,
-    /// godot-webrtc-rs patch S7: the next TSN to be assigned when this chunk was last sent
-    /// again. A SACK counts the resent chunk missing only once it newly acknowledges this TSN
-    /// or a later one, i.e. data sent after the retransmission (usrsctp's `fast_retran_tsn`).
+    /// The next TSN to be assigned when this chunk was last sent again. A SACK counts the resent
+    /// chunk missing only once it newly acknowledges this TSN or a later one, i.e. data sent after
+    /// the retransmission (usrsctp's `fast_retran_tsn`).
     pub(crate) resent_before_tsn: Option<u32>,
 
     /// Partial-reliability parameters used only by sender.
@@ -330,15 +330,15 @@ impl ChunkPayloadData {
         !self.acknowledged && !self.abandoned
     }
 
-    /// godot-webrtc-rs patch S7: a chunk already resent is a candidate again once it has
-    /// collected three new miss indications (its indicator restarts at each resend), so a lost
-    /// retransmission is repaired without waiting for the T3-rtx timer.
+    /// A chunk already resent is a candidate again once it has collected three new miss indications
+    /// (its indicator restarts at each resend), so a lost retransmission is repaired without
+    /// waiting for the T3-rtx timer.
     pub(crate) fn is_fast_retransmit_candidate(&self) -> bool {
         self.is_outstanding() && self.miss_indicator >= 3
     }
 
-    /// godot-webrtc-rs patch S7: records one more transmission of a chunk already sent.
-    /// `next_tsn` is the next TSN the association will assign.
+    /// Records one more transmission of a chunk already sent. `next_tsn` is the next TSN the
+    /// association will assign.
     pub(crate) fn on_resent(&mut self, next_tsn: u32) {
         self.nsent += 1;
         self.miss_indicator = 0;

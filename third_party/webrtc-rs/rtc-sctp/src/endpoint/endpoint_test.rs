@@ -2353,8 +2353,8 @@ fn test_assoc_congestion_control_slow_reader() -> Result<()> {
     // 1. First forward packets to receiver until rwnd becomes 0
     // 2. Wait until the sender's retransmission timer fired (RTO occurred)
     // 3. Stat reading a1's data
-    // godot-webrtc-rs patch S6: step 2 waited for cwnd to fall to 1*MTU, but a timed-out
-    // probe into the closed window no longer cuts cwnd; the timeout itself is the signal.
+    // Step 2 waited for cwnd to fall to 1*MTU, but a timed-out probe into the closed window no
+    // longer cuts cwnd; the timeout itself is the signal.
     let mut n_packets_received = 0u32;
     let mut has_rtoed = false;
     while pair.client_conn_mut(client_ch).buffered_amount() > 0
@@ -3775,10 +3775,10 @@ fn test_abort_closes_both_sides() -> Result<()> {
     Ok(())
 }
 
-/// godot-webrtc-rs patch S1: both sides open at once, as WebRTC stacks do (usrsctp, dcsctp), and
-/// as the one werift elects does when it is the other. The INITs cross; each endpoint hands the
-/// peer's INIT to its own association (RFC 4960 §5.2.1) instead of refusing it or starting a
-/// second association, and both come up.
+/// Both sides open at once, as WebRTC stacks do (usrsctp, dcsctp), and as the one werift elects
+/// does when it is the other. The INITs cross; each endpoint hands the peer's INIT to its own
+/// association (RFC 4960 §5.2.1) instead of refusing it or starting a second association, and both
+/// come up.
 #[test]
 fn test_simultaneous_open_uses_one_association_per_side() -> Result<()> {
     let endpoint_config = Arc::new(EndpointConfig::default());
@@ -3831,10 +3831,10 @@ fn test_simultaneous_open_uses_one_association_per_side() -> Result<()> {
     Ok(())
 }
 
-/// godot-webrtc-rs patch S8: in a simultaneous open where both INIT ACKs are lost, each side
-/// sends its INIT again after taking the peer's INIT, which gave it the peer's tag. An INIT
-/// must still carry verification tag 0 (RFC 9260 §8.5.1) or the peer discards it as out of
-/// the blue, and neither side ever gets an answer.
+/// In a simultaneous open where both INIT ACKs are lost, each side sends its INIT again after
+/// taking the peer's INIT, which gave it the peer's tag. An INIT must still carry verification tag
+/// 0 (RFC 9260 §8.5.1) or the peer discards it as out of the blue, and neither side ever gets an
+/// answer.
 #[test]
 fn test_simultaneous_open_survives_both_init_acks_being_lost() -> Result<()> {
     const CT_INIT_ACK: u8 = 2;
@@ -3896,8 +3896,8 @@ fn test_simultaneous_open_survives_both_init_acks_being_lost() -> Result<()> {
     Ok(())
 }
 
-/// godot-webrtc-rs patch S1: an INIT sent again (its first answer was lost, say) reaches the
-/// association it started rather than opening another one.
+/// An INIT sent again (its first answer was lost, say) reaches the association it started rather
+/// than opening another one.
 #[test]
 fn test_repeated_init_reaches_the_same_association() -> Result<()> {
     let mut pair = Pair::default();

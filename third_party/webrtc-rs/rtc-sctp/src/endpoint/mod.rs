@@ -137,11 +137,11 @@ impl Endpoint {
             if partial_decode.first_chunk_type == CT_INIT {
                 if let Some(dst_cid) = partial_decode.initiate_tag {
                     self.association_ids.get(&dst_cid).cloned().or_else(|| {
-                        // godot-webrtc-rs patch S1: an INIT from a remote that already has an
-                        // association here goes to that association: RFC 4960 §5.2.1 (it answers
-                        // from COOKIE-WAIT with an INIT ACK, which is how both sides opening at
-                        // once meet) and §5.2.2. Upstream refused it on an endpoint without a
-                        // server config, or started a second association on one with it.
+                        // An INIT from a remote that already has an association here goes to that
+                        // association: RFC 4960 §5.2.1 (it answers from COOKIE-WAIT with an INIT
+                        // ACK, which is how both sides opening at once meet) and §5.2.2. Upstream
+                        // refused it on an endpoint without a server config, or started a second
+                        // association on one with it.
                         self.associations
                             .iter()
                             .find(|(_, meta)| meta.initial_remote == remote)

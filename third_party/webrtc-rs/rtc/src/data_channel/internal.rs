@@ -166,9 +166,9 @@ impl RTCDataChannelInternal {
             ::datachannel::data_channel::DataChannel::get_reliability_params(
                 data_channel_config.channel_type,
             );
-        // godot-webrtc-rs patch R1: report the reliability the peer's DATA_CHANNEL_OPEN asked
-        // for (RFC 8832 §5.1), as W3C's maxRetransmits / maxPacketLifeTime of the channel.
-        // Upstream dropped it, so every in-band channel read as fully reliable.
+        // Report the reliability the peer's DATA_CHANNEL_OPEN asked for (RFC 8832 §5.1), as W3C's
+        // maxRetransmits / maxPacketLifeTime of the channel. Upstream dropped it, so every in-band
+        // channel read as fully reliable.
         let reliability_parameter =
             u16::try_from(data_channel_config.reliability_parameter).unwrap_or(u16::MAX);
         let (max_retransmits, max_packet_life_time) = match reliability_type {
@@ -207,8 +207,7 @@ impl RTCDataChannelInternal {
     }
 }
 
-/// godot-webrtc-rs patch R1: what an accepted channel reports is what the peer's
-/// DATA_CHANNEL_OPEN asked for.
+/// What an accepted channel reports is what the peer's DATA_CHANNEL_OPEN asked for.
 #[cfg(test)]
 mod accepted_reliability_tests {
     use super::*;

@@ -145,7 +145,7 @@ impl RTCPeerConnection {
             sctp_transport_id,
             dtls_transport_id,
         );
-        // godot-webrtc-rs patch S3: the SCTP association's timer settings.
+        // The SCTP association's timer settings.
         sctp_transport.timer_config = setting_engine.sctp_timer_config;
 
         // Create Pipeline Context
@@ -1440,10 +1440,10 @@ impl RTCPeerConnection {
         }
     }
 
-    /// godot-webrtc-rs patch R5: the selected pair's remote end is in the report even when it
-    /// was never signaled. A peer-reflexive candidate, learned from the peer's connectivity
-    /// checks (which with trickle ICE often arrive before its candidates), was missing, so the
-    /// pair named a remote candidate the report did not contain.
+    /// The selected pair's remote end is in the report even when it was never signaled. A
+    /// peer-reflexive candidate, learned from the peer's connectivity checks (which with trickle
+    /// ICE often arrive before its candidates), was missing, so the pair named a remote candidate
+    /// the report did not contain.
     fn register_selected_remote_candidate(&mut self) {
         let Some(remote) = self
             .pipeline_context

@@ -475,7 +475,7 @@ fn is_link_local(ip: &IpAddr) -> bool {
     }
 }
 
-/// godot-webrtc-rs patch W2: an ICE server's `host:port` and what resolving it gave.
+/// An ICE server's `host:port` and what resolving it gave.
 struct Resolution {
     server: String,
     addrs: io::Result<Vec<SocketAddr>>,
@@ -510,9 +510,9 @@ pub(crate) struct PeerConnectionDriver<A = SocketAddr> {
     tcp_transport: RTCTcpTransport,
     mdns_socket: Option<Arc<dyn AsyncUdpSocket>>,
     udp_sockets: HashMap<SocketAddr, Arc<dyn AsyncUdpSocket>>,
-    /// godot-webrtc-rs patch W2: STUN and TURN host names being resolved. Awaiting them inline,
-    /// as upstream does, held back every host candidate and stalled the whole event loop for as
-    /// long as the resolver took (glibc gives up on a dead resolver after about 10 s).
+    /// STUN and TURN host names being resolved. Awaiting them inline, as upstream does, held back
+    /// every host candidate and stalled the whole event loop for as long as the resolver took
+    /// (glibc gives up on a dead resolver after about 10 s).
     resolutions: FuturesUnordered<ResolutionFuture>,
     /// Reused scratch buffer for concatenating a run of same-destination datagrams
     /// into one UDP GSO send (see [`flush_writes`](Self::flush_writes)).
@@ -655,9 +655,9 @@ where
         self.resolutions = FuturesUnordered::new();
         self.tcp_transport = RTCTcpTransport::new(HashMap::new());
 
-        // godot-webrtc-rs patch W1: an mDNS socket that cannot be set up (a host with no multicast
-        // route, such as a container with only loopback) leaves `.local` candidates unresolved;
-        // it must not make the whole connection unusable.
+        // An mDNS socket that cannot be set up (a host with no multicast route, such as a container
+        // with only loopback) leaves `.local` candidates unresolved; it must not make the whole
+        // connection unusable.
         if self.mdns_mode != MulticastDnsMode::Disabled {
             match MulticastSocket::new()
                 .into_std()
@@ -1157,7 +1157,7 @@ where
                     }
                 }
 
-                // godot-webrtc-rs patch W2: an ICE server's host name resolved (or failed to).
+                // An ICE server's host name resolved (or failed to).
                 resolution = resolution_future => {
                     if let Some(Some(resolution)) = resolution {
                         self.on_resolved(resolution);
@@ -1808,8 +1808,8 @@ where
         false
     }
 
-    /// godot-webrtc-rs patch W2: resolves the host names the gatherers are waiting for, each
-    /// once, in the background; [`Self::on_resolved`] hands the results back.
+    /// Resolves the host names the gatherers are waiting for, each once, in the background;
+    /// [`Self::on_resolved`] hands the results back.
     fn start_resolutions(&mut self) {
         let mut servers: Vec<String> = self
             .stun_gatherer
@@ -1828,7 +1828,7 @@ where
         }
     }
 
-    /// godot-webrtc-rs patch W2: a finished resolution, for whichever gatherer asked for it.
+    /// A finished resolution, for whichever gatherer asked for it.
     fn on_resolved(&mut self, resolution: Resolution) {
         self.stun_gatherer
             .on_resolved(&resolution.server, &resolution.addrs);

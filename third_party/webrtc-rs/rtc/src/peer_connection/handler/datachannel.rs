@@ -185,11 +185,10 @@ impl<'a>
                     return Ok(());
                 }
 
-                // godot-webrtc-rs patch R4: a negotiated channel can hear from the peer before
-                // it is dialed: the datagram
-                // batch that completes our association may also carry the peer's first DATA,
-                // and reads reach this handler before the `SCTPHandshakeComplete` event does.
-                // The association is up, so dial now rather than lose the message.
+                // A negotiated channel can hear from the peer before it is dialed: the datagram
+                // batch that completes our association may also carry the peer's first DATA, and
+                // reads reach this handler before the `SCTPHandshakeComplete` event does. The
+                // association is up, so dial now rather than lose the message.
                 let mut opened = false;
                 if data_channel_internal.negotiated && data_channel_internal.data_channel.is_none()
                 {
@@ -837,11 +836,10 @@ mod tests {
         );
     }
 
-    /// godot-webrtc-rs patch R4. The peer's first DATA on a negotiated stream can be read
-    /// before this side's
-    /// `SCTPHandshakeComplete` event: one datagram batch both completes the association and
-    /// carries it. The channel opens on that DATA and delivers it, and the late event neither
-    /// dials it again nor opens it twice.
+    /// The peer's first DATA on a negotiated stream can be read before this side's
+    /// `SCTPHandshakeComplete` event: one datagram batch both completes the association and carries
+    /// it. The channel opens on that DATA and delivers it, and the late event neither dials it
+    /// again nor opens it twice.
     #[test]
     fn negotiated_channel_opens_on_data_read_before_handshake_complete() {
         let now = Instant::now();

@@ -88,12 +88,11 @@ impl<'a> DtlsHandler<'a> {
         DtlsHandler { ctx, stats }
     }
 
-    /// godot-webrtc-rs patch R3: a handshake that cannot succeed fails the transport at once.
-    /// Upstream only logged the error, and the connection stayed CONNECTING until ICE or the
-    /// application gave up (about 15 s). The fatal alert the handshake queued for the peer is
-    /// sent first, so the peer fails as fast; DTLSClosed then closes SCTP and the channels and
-    /// makes the peer connection re-derive its state, which a failed DTLS transport makes
-    /// "failed" (W3C RTCPeerConnectionState).
+    /// A handshake that cannot succeed fails the transport at once. Upstream only logged the error,
+    /// and the connection stayed CONNECTING until ICE or the application gave up (about 15 s). The
+    /// fatal alert the handshake queued for the peer is sent first, so the peer fails as fast;
+    /// DTLSClosed then closes SCTP and the channels and makes the peer connection re-derive its
+    /// state, which a failed DTLS transport makes "failed" (W3C RTCPeerConnectionState).
     fn fail_handshake(&mut self, now: Instant) {
         if let Some(dtls_endpoint) = self.ctx.dtls_transport.dtls_endpoint.as_mut() {
             while let Some(transmit) = dtls_endpoint.poll_transmit() {
@@ -564,9 +563,8 @@ impl<'a> DtlsHandler<'a> {
     }
 }
 
-/// godot-webrtc-rs patch R3: errors after which the handshake can never complete: the peer's
-/// certificate does not match the signaled fingerprint (or there is none to check), or the
-/// peer sent a fatal alert.
+/// Errors after which the handshake can never complete: the peer's certificate does not match the
+/// signaled fingerprint (or there is none to check), or the peer sent a fatal alert.
 fn ends_the_handshake(err: &Error) -> bool {
     matches!(
         err,

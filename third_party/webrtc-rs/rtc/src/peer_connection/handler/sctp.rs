@@ -546,9 +546,9 @@ impl<'a>
                                 ::datachannel::data_channel::DataChannel::get_reliability_params(
                                     data_channel_open.channel_type,
                                 );
-                            // godot-webrtc-rs patch R4: a negotiated stream id is agreed in
-                            // advance, so the peer may already have sent on it: its first DATA
-                            // created the stream, and opening it is then adopting it.
+                            // A negotiated stream id is agreed in advance, so the peer may already
+                            // have sent on it: its first DATA created the stream, and opening it is
+                            // then adopting it.
                             let mut stream = if message.negotiated
                                 && conn.stream_ids().contains(&message.stream_id)
                             {
@@ -662,7 +662,7 @@ impl<'a>
         if dtls_complete {
             debug!("sctp recv dtls handshake complete");
 
-            // godot-webrtc-rs patch R2: open unless the peer's INIT already made an association.
+            // Open unless the peer's INIT already made an association.
             if let Some(sctp_transport_config) = self
                 .ctx
                 .sctp_transport
@@ -739,9 +739,9 @@ impl<'a>
         for (ch, conn) in sctp_associations.iter_mut() {
             conn.handle_timeout(now);
 
-            // godot-webrtc-rs patch R6: what a timer did is reported now, not when the next
-            // datagram happens to arrive. Data to read (none is expected from a timer) waits
-            // with the parked streams for `poll_read`.
+            // What a timer did is reported now, not when the next datagram happens to arrive. Data
+            // to read (none is expected from a timer) waits with the parked streams for
+            // `poll_read`.
             while let Some(event) = conn.poll() {
                 if let Some(id) =
                     forward_association_event(&mut self.ctx.event_outs, *ch, event, now)
@@ -812,9 +812,8 @@ impl<'a>
     }
 }
 
-/// godot-webrtc-rs patch R6: one association event as the handler's own event, shared by
-/// reads and timeouts. Returns the stream when the event is data to read, which only the
-/// caller knows how to take.
+/// One association event as the handler's own event, shared by reads and timeouts. Returns the
+/// stream when the event is data to read, which only the caller knows how to take.
 fn forward_association_event(
     event_outs: &mut VecDeque<TaggedRTCEventInternal>,
     ch: AssociationHandle,
@@ -1477,10 +1476,10 @@ mod tests {
         );
     }
 
-    /// godot-webrtc-rs patch R4. The peer sends on a negotiated channel in the flight that
-    /// completes our association, so one read both connects SCTP and delivers the DATA, which
-    /// creates the stream, before `SCTPHandshakeComplete` reaches the DataChannel handler. The
-    /// channel must open on that DATA, adopt the stream SCTP already made, and lose nothing.
+    /// The peer sends on a negotiated channel in the flight that completes our association, so one
+    /// read both connects SCTP and delivers the DATA, which creates the stream, before
+    /// `SCTPHandshakeComplete` reaches the DataChannel handler. The channel must open on that DATA,
+    /// adopt the stream SCTP already made, and lose nothing.
     #[test]
     fn negotiated_channel_data_in_the_connecting_flight_opens_the_channel() {
         let now = Instant::now();
@@ -1796,10 +1795,10 @@ mod tests {
         );
     }
 
-    // godot-webrtc-rs patch R6: a message with no retransmissions left is abandoned when
-    // the retransmission timer fires. The bytes it held are released then, so the channel's
-    // buffered amount drops at once; before, the release waited in the association until
-    // the next datagram arrived, which on a lossy path could be seconds.
+    // A message with no retransmissions left is abandoned when the retransmission timer fires. The
+    // bytes it held are released then, so the channel's buffered amount drops at once; before, the
+    // release waited in the association until the next datagram arrived, which on a lossy path
+    // could be seconds.
     #[test]
     fn a_message_abandoned_by_the_timer_releases_its_bytes_without_a_datagram() {
         let now = Instant::now();

@@ -57,8 +57,8 @@ pub(crate) struct RTCStunGatherer {
     runtime: Arc<dyn Runtime>,
 
     stun_clients: HashMap<FourTuple, StunClient>,
-    /// godot-webrtc-rs patch W2: STUN servers named by host name (`host:port`), waiting for the
-    /// driver to resolve them off its event loop (see [`Self::on_resolved`]).
+    /// STUN servers named by host name (`host:port`), waiting for the driver to resolve them off
+    /// its event loop (see [`Self::on_resolved`]).
     resolving: HashSet<String>,
 
     wouts: VecDeque<TaggedBytesMut>,
@@ -142,14 +142,14 @@ impl RTCStunGatherer {
         }
     }
 
-    /// godot-webrtc-rs patch W2: the STUN servers (`host:port`) waiting to be resolved.
+    /// The STUN servers (`host:port`) waiting to be resolved.
     pub(crate) fn servers_to_resolve(&self) -> impl Iterator<Item = &str> {
         self.resolving.iter().map(String::as_str)
     }
 
-    /// godot-webrtc-rs patch W2: a resolution the driver finished. A Binding request goes to
-    /// the server from every local address of its family; a server that cannot be resolved is
-    /// skipped with a warning, and gathering completes without it.
+    /// A resolution the driver finished. A Binding request goes to the server from every local
+    /// address of its family; a server that cannot be resolved is skipped with a warning, and
+    /// gathering completes without it.
     pub(crate) fn on_resolved(&mut self, server: &str, resolved: &io::Result<Vec<SocketAddr>>) {
         if !self.resolving.remove(server) {
             return;
@@ -193,10 +193,10 @@ impl RTCStunGatherer {
     /// This is a pure function that creates host candidates without performing I/O.
     fn gather_host_candidates(&mut self) -> Result<(), Error> {
         for local_addr in &self.local_addrs {
-            // godot-webrtc-rs patch W3: a socket bound to a wildcard (kept when the host has no
-            // usable interface of its family) has no address a peer could reach; advertising
-            // `0.0.0.0` or `::` only makes the peer send checks nowhere. The socket still serves
-            // server-reflexive and relayed candidates.
+            // A socket bound to a wildcard (kept when the host has no usable interface of its
+            // family) has no address a peer could reach; advertising `0.0.0.0` or `::` only makes
+            // the peer send checks nowhere. The socket still serves server-reflexive and relayed
+            // candidates.
             if local_addr.ip().is_unspecified() {
                 continue;
             }
@@ -225,7 +225,7 @@ impl RTCStunGatherer {
     /// This performs actual I/O to query STUN servers and should be called
     /// in an async context.
     async fn gather_srflx_candidates(&mut self) -> Result<(), Error> {
-        // godot-webrtc-rs patch W2: a copy of the list, so requests can start inside the loop.
+        // A copy of the list, so requests can start inside the loop.
         for ice_server in self.ice_servers.clone() {
             for raw_url in &ice_server.urls {
                 // RFC 7064 defines no query component for `stun:`, but real-world
@@ -268,9 +268,9 @@ impl RTCStunGatherer {
                     format!("{}:{}", url.host, url.port)
                 };
 
-                // godot-webrtc-rs patch W2: only an address literal is used at once. A host name is
-                // resolved by the driver off its event loop, so a slow or dead resolver delays
-                // neither the host candidates above nor anything else the driver does.
+                // Only an address literal is used at once. A host name is resolved by the driver
+                // off its event loop, so a slow or dead resolver delays neither the host candidates
+                // above nor anything else the driver does.
                 match server_addr.parse::<SocketAddr>() {
                     Ok(addr) => self.start_binding_requests(&[addr]),
                     Err(_) => {

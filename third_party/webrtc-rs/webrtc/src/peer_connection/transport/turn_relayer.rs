@@ -66,8 +66,8 @@ pub(crate) struct RTCTurnRelayer {
     crypto_provider: Arc<dyn RTCCryptoProvider>,
     allocation_refresh_interval_cap: Option<Duration>,
     clients: HashMap<FourTuple, ManagedTurnClient>,
-    /// godot-webrtc-rs patch W2: TURN servers named by host name, by `host:port`, waiting for
-    /// the driver to resolve them off its event loop (see [`Self::on_resolved`]).
+    /// TURN servers named by host name, by `host:port`, waiting for the driver to resolve them off
+    /// its event loop (see [`Self::on_resolved`]).
     resolving: HashMap<String, Vec<Url>>,
     relay_addrs: HashMap<SocketAddr, FourTuple>,
     pending_permissions: HashMap<rtc::stun::message::TransactionId, PendingPermission>,
@@ -264,7 +264,7 @@ impl RTCTurnRelayer {
 
         self.state = RTCIceGatheringState::Gathering;
 
-        // godot-webrtc-rs patch W2: a copy of the list, so allocations can start inside the loop.
+        // A copy of the list, so allocations can start inside the loop.
         for ice_server in self.ice_servers.clone() {
             let urls = ice_server.urls()?;
 
@@ -284,9 +284,9 @@ impl RTCTurnRelayer {
                 }
 
                 let turn_server_addr = format!("{}:{}", url.host, url.port);
-                // godot-webrtc-rs patch W2: only an address literal is used at once. A host name is
-                // resolved by the driver off its event loop, so a slow or dead resolver delays
-                // neither the host candidates nor anything else the driver does.
+                // Only an address literal is used at once. A host name is resolved by the driver
+                // off its event loop, so a slow or dead resolver delays neither the host candidates
+                // nor anything else the driver does.
                 match turn_server_addr.parse::<SocketAddr>() {
                     Ok(addr) => self.start_allocations(&url, &[addr])?,
                     Err(_) => self.resolving.entry(turn_server_addr).or_default().push(url),
@@ -303,14 +303,13 @@ impl RTCTurnRelayer {
         Ok(())
     }
 
-    /// godot-webrtc-rs patch W2: the TURN servers (`host:port`) waiting to be resolved.
+    /// The TURN servers (`host:port`) waiting to be resolved.
     pub(crate) fn servers_to_resolve(&self) -> impl Iterator<Item = &str> {
         self.resolving.keys().map(String::as_str)
     }
 
-    /// godot-webrtc-rs patch W2: a resolution the driver finished. Allocations start on the
-    /// addresses found; a server that cannot be resolved is skipped with a warning, and
-    /// gathering completes without it.
+    /// A resolution the driver finished. Allocations start on the addresses found; a server that
+    /// cannot be resolved is skipped with a warning, and gathering completes without it.
     pub(crate) fn on_resolved(&mut self, server: &str, resolved: &io::Result<Vec<SocketAddr>>) {
         let Some(urls) = self.resolving.remove(server) else {
             return;

@@ -51,8 +51,8 @@ pub(crate) struct SctpTransport {
     // `EndpointConfig` in `start()`. None uses the sctp crate default (INITIAL_MTU, 1191).
     pub(crate) mtu: Option<u32>,
 
-    // godot-webrtc-rs patch S3: optional override for the association's timer settings
-    // (retransmission limits, RTO bounds, delayed-SACK time). None uses the sctp defaults.
+    // Optional override for the association's timer settings (retransmission limits, RTO bounds,
+    // delayed-SACK time). None uses the sctp defaults.
     pub(crate) timer_config: Option<::sctp::TimerConfig>,
 
     pub(crate) internal_buffer: Vec<u8>,
@@ -195,10 +195,10 @@ impl SctpTransport {
         }
         //TODO: add remote_port support
 
-        // godot-webrtc-rs patch R2: both DTLS roles accept the peer's INIT and open on their own
-        // (the SCTP handler connects once DTLS is up unless the peer's INIT came first), as
-        // usrsctp and dcsctp do. Upstream opened from the DTLS client only, and the client
-        // refused INITs: stacks that choose the opener by ICE role (werift) never met it.
+        // Both DTLS roles accept the peer's INIT and open on their own (the SCTP handler connects
+        // once DTLS is up unless the peer's INIT came first), as usrsctp and dcsctp do. Upstream
+        // opened from the DTLS client only, and the client refused INITs: stacks that choose the
+        // opener by ICE role (werift) never met it.
         self.sctp_endpoint = Some(::sctp::Endpoint::new(
             TransportContext::default().local_addr, // placeholder; rewritten per-transmit by the ICE handler
             TransportProtocol::UDP, // placeholder; rewritten per-transmit by the ICE handler
