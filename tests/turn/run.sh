@@ -166,9 +166,6 @@ scenario() {
 
 scenario relay-only --relay-only
 scenario relay-by-necessity
-relayed=$(grep -cE "ALLOCATE.*success|incoming packet ALLOCATE processed, success" "$logs/coturn.log")
-echo "     coturn granted $relayed allocations"
-if ((relayed > 0)); then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL coturn saw no allocation"; fi
 
 # gave_up LOG CODE MS PATTERN WHAT: the player of LOG must have printed the TURN server's
 # refusal (PATTERN) and FAILED, and given up (exit CODE after MS ms), not hung.
@@ -201,16 +198,10 @@ refused() {
 # A wrong password.
 refused wrong correct-horse wrong-password "TURN.*(credential|unauthori|401)" wrong-password
 
-# Credentials minted per player by the signaling server, checked by coturn's use-auth-secret.
+# Credentials minted per player by the signaling server, checked by coturn's use-auth-secret:
+# relay-only players connect, so coturn accepted them (the forged and expired cases below show
+# that it checks them).
 SIGNALING_PORT=9001 SCENARIO_PASSWORD=minted scenario minted-relay-only --relay-only
-minted=$(grep -cE "incoming packet ALLOCATE processed, success" "$logs/coturn-rest.log")
-if ((minted > 0)) && grep -qE "realm <webrtc.test> user <[0-9]+:[A-Z0-9]+-[0-9]+>" "$logs/coturn-rest.log"; then
-    passed=$((passed + 1))
-    echo "ok   the REST-scheme coturn granted $minted allocations to minted <expiry>:<lobby>-<id> users"
-else
-    failed=$((failed + 1))
-    echo "FAIL the REST-scheme coturn granted no allocation to a minted user; log: $logs/coturn-rest.log"
-fi
 
 # A server whose secret is not the TURN server's: its players are refused and give up.
 SIGNALING_PORT=9002 refused forged minted minted "TURN.*(unauthori|401)" \

@@ -271,10 +271,10 @@ fn with_loopback_binding_nothing_listens_beyond_loopback() {
 
 #[test]
 fn an_unreachable_turn_server_with_relay_only_fails_instead_of_hanging() {
-    // A port nobody listens on: the allocation gets ICMP unreachable or times out.
-    let closed = std::net::UdpSocket::bind("127.0.0.1:0").expect("probe socket");
-    let port = closed.local_addr().expect("addr").port();
-    drop(closed);
+    // A TURN server that never answers: a socket of the test's own, bound for the whole test and
+    // never read, so its port cannot be taken by anyone else meanwhile.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("silent TURN socket");
+    let port = silent.local_addr().expect("addr").port();
     let config = webrtc_godot_core::PeerConfig::parse(&dict(&[
         (
             "bindAddresses",
