@@ -1649,9 +1649,13 @@ fn test_cwnd_grows_while_resending_after_t3() -> Result<()> {
     a.open_stream(1, ppi)?;
     receiver.open_stream(1, ppi)?;
     let mut now = Instant::now();
-    a.stream(1)?.write_sctp(now, &Bytes::from(vec![7u8; 40_000]), ppi)?;
+    a.stream(1)?
+        .write_sctp(now, &Bytes::from(vec![7u8; 40_000]), ppi)?;
     let lost = data_chunks(&a.gather_outbound(now).0);
-    assert!(lost > 20, "the whole message went out at once ({lost} chunks)");
+    assert!(
+        lost > 20,
+        "the whole message went out at once ({lost} chunks)"
+    );
     assert!(a.pending_queue.is_empty());
 
     now = a.timers.get(Timer::T3RTX).expect("T3-rtx armed");
@@ -1690,9 +1694,14 @@ fn test_each_packet_past_a_gap_is_acknowledged_even_in_one_batch() -> Result<()>
     a.open_stream(1, ppi)?;
     receiver.open_stream(1, ppi)?;
     let now = Instant::now();
-    a.stream(1)?.write_sctp(now, &Bytes::from(vec![7u8; 6_000]), ppi)?;
+    a.stream(1)?
+        .write_sctp(now, &Bytes::from(vec![7u8; 6_000]), ppi)?;
     let packets = a.gather_outbound(now).0;
-    assert!(packets.len() >= 5, "one chunk per packet ({} packets)", packets.len());
+    assert!(
+        packets.len() >= 5,
+        "one chunk per packet ({} packets)",
+        packets.len()
+    );
     let lost_tsn = transmitted_data(&packets[..1])[0].tsn;
 
     // The first packet is lost; the next four arrive together.
@@ -1701,7 +1710,10 @@ fn test_each_packet_past_a_gap_is_acknowledged_even_in_one_batch() -> Result<()>
     }
     let replies = receiver.gather_outbound(now).0;
     let mut sacks = 0;
-    for chunk in replies.iter().flat_map(|raw| Packet::unmarshal(raw).unwrap().chunks) {
+    for chunk in replies
+        .iter()
+        .flat_map(|raw| Packet::unmarshal(raw).unwrap().chunks)
+    {
         if let Some(sack) = chunk.as_any().downcast_ref::<ChunkSelectiveAck>() {
             sacks += 1;
             a.handle_sack(sack, now)?;
@@ -1734,14 +1746,22 @@ fn test_reading_a_full_receive_buffer_announces_the_open_window() -> Result<()> 
     receiver.open_stream(1, ppi)?;
     let now = Instant::now();
     for _ in 0..4 {
-        a.stream(1)?.write_sctp(now, &Bytes::from(vec![3u8; 2_000]), ppi)?;
+        a.stream(1)?
+            .write_sctp(now, &Bytes::from(vec![3u8; 2_000]), ppi)?;
     }
     for raw in &a.gather_outbound(now).0 {
         receiver.handle_inbound(Packet::unmarshal(raw)?, now)?;
     }
     let closing = sack_windows(&receiver.gather_outbound(now).0);
-    assert_eq!(closing.last(), Some(&0), "the full buffer is advertised as a closed window");
-    assert!(receiver.gather_outbound(now).0.is_empty(), "nothing else to say");
+    assert_eq!(
+        closing.last(),
+        Some(&0),
+        "the full buffer is advertised as a closed window"
+    );
+    assert!(
+        receiver.gather_outbound(now).0.is_empty(),
+        "nothing else to say"
+    );
 
     while receiver.stream(1)?.read_sctp()?.is_some() {}
     assert_eq!(
@@ -1778,13 +1798,17 @@ fn test_a_dropped_window_probe_is_resent_when_the_window_opens() -> Result<()> {
     let ppi = PayloadProtocolIdentifier::Binary;
     a.open_stream(1, ppi)?;
     let mut now = Instant::now();
-    a.stream(1)?.write_sctp(now, &Bytes::from(vec![1u8; 3_000]), ppi)?;
+    a.stream(1)?
+        .write_sctp(now, &Bytes::from(vec![1u8; 3_000]), ppi)?;
     let probe = transmitted_data(&a.gather_outbound(now).0);
     assert_eq!(probe.len(), 1, "one chunk probes the closed window");
     let probe_tsn = probe[0].tsn;
 
     // The receiver drops it and the probe's timer fires.
-    now = a.timers.get(Timer::T3RTX).expect("T3-rtx armed for the probe");
+    now = a
+        .timers
+        .get(Timer::T3RTX)
+        .expect("T3-rtx armed for the probe");
     a.handle_timeout(now);
     assert_eq!(a.cwnd, 64 * 1024, "a probe timing out is not congestion");
     assert_eq!(
@@ -1827,7 +1851,8 @@ fn test_a_lost_fast_retransmission_is_fast_retransmitted_again() -> Result<()> {
     let now = Instant::now();
     let send = |a: &mut Association, messages: usize| -> Result<Vec<ChunkPayloadData>> {
         for _ in 0..messages {
-            a.stream(1)?.write_sctp(now, &Bytes::from(vec![9u8; 1_000]), ppi)?;
+            a.stream(1)?
+                .write_sctp(now, &Bytes::from(vec![9u8; 1_000]), ppi)?;
         }
         Ok(transmitted_data(&a.gather_outbound(now).0))
     };
@@ -1894,7 +1919,8 @@ fn test_two_losses_in_one_window_halve_cwnd_once() -> Result<()> {
     receiver.open_stream(1, ppi)?;
     let now = Instant::now();
     for _ in 0..12 {
-        a.stream(1)?.write_sctp(now, &Bytes::from(vec![5u8; 1_000]), ppi)?;
+        a.stream(1)?
+            .write_sctp(now, &Bytes::from(vec![5u8; 1_000]), ppi)?;
     }
     let flight = transmitted_data(&a.gather_outbound(now).0);
     assert_eq!(flight.len(), 12);
@@ -1924,7 +1950,10 @@ fn test_two_losses_in_one_window_halve_cwnd_once() -> Result<()> {
         resent.extend(deliver(&mut a, chunk)?);
     }
     assert_eq!(resent, vec![flight[6].tsn]);
-    assert!(a.in_fast_recovery, "recovery lasts until the whole window is acknowledged");
+    assert!(
+        a.in_fast_recovery,
+        "recovery lasts until the whole window is acknowledged"
+    );
     assert_eq!(a.cwnd, halved, "one window, one congestion event");
 
     let at = a.timers.get(Timer::T3RTX).expect("T3-rtx armed");

@@ -967,8 +967,7 @@ impl Association {
         // needs three to fast-retransmit) and grew cwnd by one MTU per batch instead of per two
         // packets.
         if self.ack_state == AckState::Immediate
-            && p
-                .chunks
+            && p.chunks
                 .iter()
                 .any(|c| c.as_any().downcast_ref::<ChunkPayloadData>().is_some())
         {

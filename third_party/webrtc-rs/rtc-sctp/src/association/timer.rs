@@ -404,6 +404,9 @@ mod tests {
             timers.is_expired(Timer::T1Init, now + Duration::from_secs(60));
         }
         timers.start(Timer::T1Init, now, 500);
-        assert_eq!(Some(now + Duration::from_secs(3)), timers.get(Timer::T1Init));
+        assert_eq!(
+            Some(now + Duration::from_secs(3)),
+            timers.get(Timer::T1Init)
+        );
     }
 }

@@ -3817,8 +3817,14 @@ fn test_simultaneous_open_uses_one_association_per_side() -> Result<()> {
         }
     }
 
-    assert!(pair.server.accepted.is_none(), "A started a second association");
-    assert!(pair.client.accepted.is_none(), "B started a second association");
+    assert!(
+        pair.server.accepted.is_none(),
+        "A started a second association"
+    );
+    assert!(
+        pair.client.accepted.is_none(),
+        "B started a second association"
+    );
     assert_eq!(pair.server.associations.len(), 1);
     assert_eq!(pair.client.associations.len(), 1);
     for conn in [
@@ -3874,10 +3880,18 @@ fn test_simultaneous_open_survives_both_init_acks_being_lost() -> Result<()> {
     // B's INIT reaches A; A sends its own INIT and answers B's.
     pair.drive_client();
     pair.drive_server();
-    assert_eq!(lose_init_acks(&mut pair.client.inbound), 1, "A's INIT ACK lost");
+    assert_eq!(
+        lose_init_acks(&mut pair.client.inbound),
+        1,
+        "A's INIT ACK lost"
+    );
     // A's INIT reaches B, which answers it.
     pair.drive_client();
-    assert_eq!(lose_init_acks(&mut pair.server.inbound), 1, "B's INIT ACK lost");
+    assert_eq!(
+        lose_init_acks(&mut pair.server.inbound),
+        1,
+        "B's INIT ACK lost"
+    );
     // The T1-init timers send the INITs again.
     for _ in 0..200 {
         if !pair.step() {
@@ -3903,12 +3917,21 @@ fn test_repeated_init_reaches_the_same_association() -> Result<()> {
     let mut pair = Pair::default();
     let client_ch = pair.begin_connect(client_config());
     pair.drive_client();
-    let init = pair.server.inbound.front().cloned().expect("the client's INIT");
+    let init = pair
+        .server
+        .inbound
+        .front()
+        .cloned()
+        .expect("the client's INIT");
     pair.drive_server();
     assert_eq!(pair.server.associations.len(), 1);
     pair.server.inbound.push_back(init);
     pair.drive();
-    assert_eq!(pair.server.associations.len(), 1, "one association per INIT sender");
+    assert_eq!(
+        pair.server.associations.len(),
+        1,
+        "one association per INIT sender"
+    );
     let server_ch = pair.server.assert_accept();
     pair.finish_connect(client_ch, server_ch);
     Ok(())

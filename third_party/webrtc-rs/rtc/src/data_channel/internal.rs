@@ -237,9 +237,27 @@ mod accepted_reliability_tests {
             (ChannelType::Reliable, 0, true, None, None),
             (ChannelType::ReliableUnordered, 0, false, None, None),
             (ChannelType::PartialReliableRexmit, 0, true, Some(0), None),
-            (ChannelType::PartialReliableRexmitUnordered, 5, false, Some(5), None),
-            (ChannelType::PartialReliableTimed, 150, true, None, Some(150)),
-            (ChannelType::PartialReliableTimedUnordered, 70_000, false, None, Some(u16::MAX)),
+            (
+                ChannelType::PartialReliableRexmitUnordered,
+                5,
+                false,
+                Some(5),
+                None,
+            ),
+            (
+                ChannelType::PartialReliableTimed,
+                150,
+                true,
+                None,
+                Some(150),
+            ),
+            (
+                ChannelType::PartialReliableTimedUnordered,
+                70_000,
+                false,
+                None,
+                Some(u16::MAX),
+            ),
         ] {
             let channel = accept(channel_type, parameter);
             assert_eq!(channel.ordered, ordered, "{channel_type:?}");

@@ -465,7 +465,6 @@ impl Protocol<TaggedBytesMut, (), RTCStunGatherEventIn> for RTCStunGatherer {
         for four_tuple in finished {
             if let Some(mut stun_client) = self.stun_clients.remove(&four_tuple) {
                 let _ = stun_client.close();
-
             }
         }
         self.complete_if_done();

@@ -289,7 +289,11 @@ impl RTCTurnRelayer {
                 // nor anything else the driver does.
                 match turn_server_addr.parse::<SocketAddr>() {
                     Ok(addr) => self.start_allocations(&url, &[addr])?,
-                    Err(_) => self.resolving.entry(turn_server_addr).or_default().push(url),
+                    Err(_) => self
+                        .resolving
+                        .entry(turn_server_addr)
+                        .or_default()
+                        .push(url),
                 }
             }
         }
