@@ -5,7 +5,8 @@
 //                                                    one peer of a two-process pair; the offerer
 //                                                    listens for the signaling link on N
 //   node ldc_bench.mjs --suite=lossy --relay=PATH --loss=F --delay=MS --seed=N --seconds=S
-//                      [--pattern=bulk|game]         both peers in this process, the udp-impair
+//                      [--pattern=bulk|game] [--burst=SHORTEST-LONGEST]
+//                                                    both peers in this process, the udp-impair
 //                                                    relay as their only path
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -246,6 +247,7 @@ function lossyGame({ ca, cb }, seconds, extra) {
         const quantiles = {
           p50: latencies[Math.floor(latencies.length / 2)],
           p99: latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))],
+          'p99.9': latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.999))],
           max: latencies[latencies.length - 1],
         };
         for (const [quantile, value] of Object.entries(quantiles)) {
@@ -278,8 +280,10 @@ function lossyGame({ ca, cb }, seconds, extra) {
 async function lossy(options) {
   const { relay, forA, forB, command } = await startRelay(options.relay, [
     '--loss', options.loss, '--delay', options.delay, '--seed', options.seed,
+    ...(options.burst ? ['--burst', options.burst] : []),
   ]);
   const extra = { loss: Number(options.loss), delay_ms: Number(options.delay), pattern: options.pattern };
+  if (options.burst) extra.burst = options.burst;
   // Each side learns the relay's address instead of the other's: the relay is the only path.
   const pair = await connectedPair({}, { a: forB, b: forA }, 30000);
   const seconds = Number(options.seconds);
@@ -403,6 +407,7 @@ try {
     await lossy({
       relay: option('relay', ''), loss: option('loss', '0'), delay: option('delay', '0'),
       seed: option('seed', '1'), seconds: option('seconds', '10'), pattern: option('pattern', 'bulk'),
+      burst: option('burst', ''),
     });
   } else await (suite === 'scale' ? scale() : core());
 } finally {

@@ -66,10 +66,16 @@ lossy_runs() {
                 done
             done
         done
-        for loss in 0.01 0.03; do
-            for stack in godot ldc; do
-                bench "$stack" "$rep" --suite=lossy --pattern=game --relay="$relay" \
-                    --loss="$loss" --delay=25 --seed="$rep" --seconds=60
+        # The game pattern at the loss rates of Wi-Fi and mobile links, then 3 % in runs of 2-5
+        # (as Wi-Fi drops packets).
+        for delay in 10 50; do
+            for loss in 0.005 0.01 0.03 0.05 0.03/2-5; do
+                local burst=()
+                [[ $loss == */* ]] && burst=(--burst="${loss#*/}")
+                for stack in godot ldc; do
+                    bench "$stack" "$rep" --suite=lossy --pattern=game --relay="$relay" \
+                        --loss="${loss%/*}" "${burst[@]}" --delay="$delay" --seed="$rep" --seconds=60
+                done
             done
         done
     done

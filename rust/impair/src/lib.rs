@@ -21,6 +21,11 @@ use std::time::{Duration, Instant};
 pub struct Impairment {
     /// Fraction of packets dropped, 0.0 to 1.0.
     pub loss: f64,
+    /// Losses in runs, as Wi-Fi drops packets: with `Some((shortest, longest))` a loss starts a
+    /// run of `shortest..=longest` consecutive losses (uniformly), and runs start just often
+    /// enough that `loss` stays the fraction dropped over time. A simple Gilbert–Elliott
+    /// channel whose bad state lasts a known number of packets.
+    pub burst: Option<(u32, u32)>,
     /// Base one-way delay.
     pub delay: Duration,
     /// Uniform jitter added to the delay, ±this much. Order is kept (as a router queue
@@ -55,6 +60,7 @@ impl Default for Impairment {
     fn default() -> Self {
         Self {
             loss: 0.0,
+            burst: None,
             delay: Duration::ZERO,
             jitter: Duration::ZERO,
             reorder: 0.0,
@@ -131,6 +137,8 @@ struct State {
     link_free: [Instant; 2],
     seq: u64,
     rng: Rng,
+    /// Losses left in the current run, per direction (`Impairment::burst`).
+    burst_left: [u32; 2],
 }
 
 struct Shared {
@@ -170,6 +178,7 @@ impl Relay {
                 link_free: [now; 2],
                 seq: 0,
                 rng: Rng::new(seed),
+                burst_left: [0; 2],
             }),
             wake: Condvar::new(),
             stop: AtomicBool::new(false),
@@ -306,7 +315,7 @@ fn schedule(state: &mut State, from: From, data: &[u8]) -> bool {
             return false;
         }
     }
-    if state.rng.chance(imp.loss) {
+    if lose(state, &imp, from as usize) {
         state.stats.lost += 1;
         return false;
     }
@@ -427,6 +436,28 @@ fn send(shared: &Shared) {
 }
 
 /// xorshift64*: small, seedable, good enough to pick which packets to drop.
+/// The random loss decision for one packet of direction `dir`.
+fn lose(state: &mut State, imp: &Impairment, dir: usize) -> bool {
+    let Some((shortest, longest)) = imp.burst else {
+        return state.rng.chance(imp.loss);
+    };
+    if state.burst_left[dir] > 0 {
+        state.burst_left[dir] -= 1;
+        return true;
+    }
+    // A run of mean length L starting with probability q per delivered-or-starting packet
+    // drops the fraction qL / (1 - q + qL); solved for q so that it equals `loss`.
+    let mean = f64::from(shortest + longest) / 2.0;
+    let start = imp.loss / (mean * (1.0 - imp.loss) + imp.loss);
+    if !state.rng.chance(start) {
+        return false;
+    }
+    let span = u64::from(longest.saturating_sub(shortest)) + 1;
+    let length = shortest + (state.rng.next() % span) as u32;
+    state.burst_left[dir] = length.saturating_sub(1);
+    true
+}
+
 struct Rng(u64);
 
 impl Rng {
@@ -647,5 +678,47 @@ mod tests {
             .recv_from(&mut buf)
             .expect("the other direction is untouched");
         assert_eq!(&buf[..len], &finishing[..]);
+    }
+
+    #[test]
+    fn burst_losses_come_in_runs_of_the_given_lengths_at_the_given_rate() {
+        let now = Instant::now();
+        let mut state = State {
+            impairment: Impairment::default(),
+            stats: Stats::default(),
+            peers: [None, None],
+            queue: BinaryHeap::new(),
+            last_due: [now; 2],
+            link_free: [now; 2],
+            seq: 0,
+            rng: Rng::new(7),
+            burst_left: [0; 2],
+        };
+        let imp = Impairment {
+            loss: 0.03,
+            burst: Some((2, 5)),
+            ..Impairment::default()
+        };
+        let (mut lost, mut run, mut runs) = (0u32, 0u32, Vec::new());
+        let packets = 200_000;
+        for _ in 0..packets {
+            if lose(&mut state, &imp, 0) {
+                lost += 1;
+                run += 1;
+            } else if run > 0 {
+                runs.push(run);
+                run = 0;
+            }
+        }
+        let fraction = f64::from(lost) / f64::from(packets);
+        assert!((0.027..0.033).contains(&fraction), "lost {fraction}");
+        // Two runs can follow each other without a delivered packet between them.
+        assert!(runs.iter().all(|&r| r >= 2), "a loss on its own: {runs:?}");
+        let short = runs.iter().filter(|&&r| r <= 5).count();
+        assert!(
+            short * 100 >= runs.len() * 95,
+            "runs longer than 5: {short} of {}",
+            runs.len()
+        );
     }
 }

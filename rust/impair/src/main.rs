@@ -12,7 +12,7 @@ use std::time::Duration;
 use udp_impair::{Impairment, Relay};
 
 const USAGE: &str = "usage: udp-impair [--bind IP] [--loss FRACTION] [--delay MS] [--jitter MS] \
-[--reorder FRACTION] [--duplicate FRACTION] [--rate BYTES_PER_S] [--seed N] [--silent]";
+[--burst SHORTEST-LONGEST] [--reorder FRACTION] [--duplicate FRACTION] [--rate BYTES_PER_S] [--seed N] [--silent]";
 
 fn parse(args: &[String]) -> Result<(IpAddr, Impairment, u64), String> {
     let mut ip: IpAddr = [127, 0, 0, 1].into();
@@ -42,6 +42,15 @@ fn parse(args: &[String]) -> Result<(IpAddr, Impairment, u64), String> {
                     .map_err(|_| format!("--bind: '{value}' is not an IP"))?
             }
             "--loss" => imp.loss = fraction(value)?,
+            "--burst" => {
+                let range = value
+                    .split_once('-')
+                    .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+                    .filter(|&(a, b): &(u32, u32)| a >= 1 && a <= b);
+                imp.burst = Some(range.ok_or_else(|| {
+                    format!("--burst: '{value}' is not SHORTEST-LONGEST, as in 2-5")
+                })?);
+            }
             "--reorder" => imp.reorder = fraction(value)?,
             "--duplicate" => imp.duplicate = fraction(value)?,
             "--delay" => imp.delay = Duration::from_millis(number(value)?),

@@ -9,9 +9,10 @@
 ## remote: one peer of a two-process pair (--role=offer|answer --port=N; the offerer listens
 ## for the signaling link on 127.0.0.1:N): reliable throughput, reported by the receiver.
 ## lossy: one pair whose only path is the udp-impair relay (--relay=PATH --loss=FRACTION
-## --delay=MS one way --seed=N --seconds=S). --pattern=bulk: 16 KiB reliable ordered messages
-## kept flowing for S seconds, bytes received per second. --pattern=game: GAME_RATE reliable
-## ordered GAME_BYTES-byte messages a second for S seconds, each one's delivery latency.
+## --delay=MS one way --seed=N --seconds=S, and --burst=SHORTEST-LONGEST for losses in runs).
+## --pattern=bulk: 16 KiB reliable ordered messages kept flowing for S seconds, bytes received
+## per second. --pattern=game: GAME_RATE reliable ordered GAME_BYTES-byte messages a second for
+## S seconds, each one's delivery latency.
 ## One "BENCH {json}" line per figure.
 extends SceneTree
 
@@ -428,8 +429,11 @@ func _remote(role: String, port: int) -> void:
 
 
 func _lossy(args: Dictionary) -> void:
-	var relay := OS.execute_with_pipe(args.get("relay", ""),
-		["--loss", args.get("loss", "0"), "--delay", args.get("delay", "0"), "--seed", args.get("seed", "1")])
+	var relay_args := ["--loss", args.get("loss", "0"), "--delay", args.get("delay", "0"),
+		"--seed", args.get("seed", "1")]
+	if args.has("burst"):
+		relay_args.append_array(["--burst", args["burst"]])
+	var relay := OS.execute_with_pipe(args.get("relay", ""), relay_args)
 	if relay.is_empty():
 		push_error("bench: cannot start the relay '%s'" % args.get("relay", ""))
 		return
@@ -458,6 +462,8 @@ func _lossy(args: Dictionary) -> void:
 			return
 	var extra := {"loss": float(args.get("loss", "0")), "delay_ms": int(args.get("delay", "0")),
 		"pattern": args.get("pattern", "bulk")}
+	if args.has("burst"):
+		extra["burst"] = args["burst"]
 	var seconds := float(args.get("seconds", "10"))
 	if extra["pattern"] == "game":
 		_lossy_game(pair, seconds, extra)
@@ -530,7 +536,9 @@ static func report_latencies(latencies: Array[float], total: int, extra: Diction
 		return
 	latencies.sort()
 	var quantiles := {"p50": latencies[latencies.size() / 2],
-		"p99": latencies[mini(latencies.size() - 1, int(latencies.size() * 0.99))], "max": latencies[-1]}
+		"p99": latencies[mini(latencies.size() - 1, int(latencies.size() * 0.99))],
+		"p99.9": latencies[mini(latencies.size() - 1, int(latencies.size() * 0.999))],
+		"max": latencies[-1]}
 	for quantile in quantiles:
 		report("game_latency_ms", quantiles[quantile], "ms", extra.merged({"quantile": quantile}))
 
