@@ -10,6 +10,8 @@
 #                          runs the test suites of the crates that patch touches (patch FIRST and
 #                          on; the ones before are applied but not tested): every patch builds and
 #                          passes with only the patches before it
+#   series.sh diff         prints what the copies change beyond pristine + series, as a patch to
+#                          start the next file of the series with (then add its header)
 #   series.sh pristine DIR unpacks the pristine packages into DIR
 #
 # "Pristine" is the .crate file cargo downloads from crates.io (its checksum checked against the
@@ -130,6 +132,22 @@ check() {
     echo "ok   series: ${#series[@]} patches on pristine ${crates[*]} give the committed copies exactly"
 }
 
+# The copies' changes beyond the series, as a diff with the series' paths (a/<crate>/...).
+diff_beyond() {
+    local tmp name
+    tmp=$(mktemp -d)
+    assemble "$tmp/a"
+    mkdir "$tmp/b"
+    for spec in "${crates[@]}"; do
+        name=${spec%@*}
+        cp -r "$here/$name" "$tmp/b/$name"
+    done
+    # git diff --no-index exits 1 when there are differences, which is the point here.
+    (cd "$tmp" && { git diff --no-index --no-prefix --src-prefix=a/ --dst-prefix=b/ a b || true; } |
+        sed -E 's#^(diff --git |--- |\+\+\+ )a/a/#\1a/#; s# b/b/# b/#; s#^\+\+\+ b/b/#+++ b/#')
+    rm -rf "$tmp"
+}
+
 write() {
     local tmp name
     tmp=$(mktemp -d)
@@ -171,9 +189,10 @@ case ${1:-check} in
     check) check ;;
     write) write ;;
     each) each "${2:-1}" ;;
+    diff) diff_beyond ;;
     pristine) pristine "${2:?series.sh pristine DIR}" ;;
     *)
-        echo "usage: series.sh check|write|each [FIRST]|pristine DIR" >&2
+        echo "usage: series.sh check|write|each [FIRST]|diff|pristine DIR" >&2
         exit 2
         ;;
 esac

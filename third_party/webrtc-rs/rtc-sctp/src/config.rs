@@ -61,6 +61,7 @@ pub struct TransportConfig {
     max_num_outbound_streams: u16,
     max_num_inbound_streams: u16,
     timer_config: TimerConfig,
+    initial_cwnd_mtus: Option<u32>,
 }
 
 impl Default for TransportConfig {
@@ -72,6 +73,7 @@ impl Default for TransportConfig {
             max_num_outbound_streams: u16::MAX,
             max_num_inbound_streams: u16::MAX,
             timer_config: TimerConfig::default(),
+            initial_cwnd_mtus: None,
         }
     }
 }
@@ -114,6 +116,15 @@ impl TransportConfig {
         self
     }
 
+    /// Sets the initial congestion window to `mtus` packets instead of RFC 9260's
+    /// `min(4 * MTU, max(2 * MTU, 4380 bytes))`: RFC 6928's ten segments, the value WebRTC's
+    /// dcsctp starts with. A small message sent on a new association then goes out at once
+    /// instead of over two or three round trips.
+    pub fn with_initial_cwnd_mtus(mut self, mtus: u32) -> Self {
+        self.initial_cwnd_mtus = Some(mtus.max(1));
+        self
+    }
+
     /// The configured SCTP port.
     pub fn sctp_port(&self) -> u16 {
         self.sctp_port
@@ -142,6 +153,11 @@ impl TransportConfig {
     /// The configured retransmission limits.
     pub fn timer_config(&self) -> TimerConfig {
         self.timer_config
+    }
+
+    /// The configured initial congestion window in packets, if not RFC 9260's.
+    pub fn initial_cwnd_mtus(&self) -> Option<u32> {
+        self.initial_cwnd_mtus
     }
 }
 

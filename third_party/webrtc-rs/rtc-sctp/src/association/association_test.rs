@@ -1962,3 +1962,184 @@ fn test_two_losses_in_one_window_halve_cwnd_once() -> Result<()> {
     assert_eq!(a.cwnd, a.mtu);
     Ok(())
 }
+
+/// Early retransmit (RFC 5827): in a sparse stream the lost message is fast-retransmitted as soon
+/// as the SACK for the next one reports it missing, instead of at the T3-rtx timeout. Off, as by
+/// default, the same SACK retransmits nothing.
+#[test]
+fn test_early_retransmit_repairs_a_sparse_stream_on_the_next_sack() -> Result<()> {
+    for early in [false, true] {
+        let mut a = timed_test_association();
+        let mut receiver = timed_test_association();
+        receiver.peer_last_tsn = a.my_next_tsn.wrapping_sub(1);
+        receiver.ack_mode = AckMode::NoDelay;
+        a.rwnd = 1 << 20;
+        a.cwnd = 1 << 20;
+        a.early_retransmit = early;
+        let ppi = PayloadProtocolIdentifier::Binary;
+        a.open_stream(1, ppi)?;
+        receiver.open_stream(1, ppi)?;
+        let mut now = Instant::now();
+        a.stream(1)?
+            .write_sctp(now, &Bytes::from_static(&[1u8; 200]), ppi)?;
+        let lost = transmitted_data(&a.gather_outbound(now).0);
+        assert_eq!(lost.len(), 1, "one message, one chunk");
+
+        // The next message, 50 ms later, arrives and its SACK reports the first one missing.
+        now += Duration::from_millis(50);
+        a.stream(1)?
+            .write_sctp(now, &Bytes::from_static(&[2u8; 200]), ppi)?;
+        for data in &transmitted_data(&a.gather_outbound(now).0) {
+            receiver.handle_data(data)?;
+        }
+        now += Duration::from_millis(25);
+        a.handle_sack(&receiver.create_selective_ack_chunk(), now)?;
+        let resent = transmitted_data(&a.gather_outbound(now).0);
+        assert_eq!(
+            resent.iter().any(|c| c.tsn == lost[0].tsn),
+            early,
+            "early_retransmit {early}: the lost chunk resent on the first SACK ({} chunks sent)",
+            resent.len()
+        );
+        assert!(
+            a.timers.get(Timer::T3RTX).is_some(),
+            "T3-rtx still guards the chunk"
+        );
+    }
+    Ok(())
+}
+
+/// Tail-loss probe: the last message of a burst is lost and nothing follows to report it. With the
+/// probe on, it goes out again two smoothed round trips (plus the delayed-SACK time, one chunk
+/// being in flight) after it was sent, long before the T3-rtx timer, and cwnd and the RTO stay as
+/// they were. Off, as by default, nothing is sent before the T3-rtx timer.
+#[test]
+fn test_tail_loss_probe_resends_a_lost_last_message_before_the_timer() -> Result<()> {
+    for probe in [false, true] {
+        let mut a = timed_test_association();
+        a.rwnd = 1 << 20;
+        a.cwnd = 1 << 20;
+        a.tail_loss_probe = probe;
+        a.rto_mgr.srtt = 50;
+        let rto = a.rto_mgr.get_rto();
+        let ppi = PayloadProtocolIdentifier::Binary;
+        a.open_stream(1, ppi)?;
+        let start = Instant::now();
+        a.stream(1)?
+            .write_sctp(start, &Bytes::from_static(&[1u8; 200]), ppi)?;
+        let lost = transmitted_data(&a.gather_outbound(start).0);
+        assert_eq!(lost.len(), 1, "one message, one chunk");
+        let t3 = a.timers.get(Timer::T3RTX).expect("T3-rtx armed");
+
+        let pto = Duration::from_millis(2 * 50 + a.timers.delayed_ack());
+        assert!(start + pto < t3, "the probe comes before the T3-rtx timer");
+        a.handle_timeout(start + pto);
+        let resent = transmitted_data(&a.gather_outbound(start + pto).0);
+        assert_eq!(
+            resent.iter().any(|c| c.tsn == lost[0].tsn),
+            probe,
+            "tail_loss_probe {probe}: the lost chunk resent after {pto:?} ({} chunks sent)",
+            resent.len()
+        );
+        assert_eq!(a.cwnd, 1 << 20, "a probe is not a congestion event");
+        assert_eq!(
+            a.rto_mgr.get_rto(),
+            rto,
+            "a probe does not back off the RTO"
+        );
+        assert_eq!(
+            a.timers.get(Timer::T3RTX),
+            Some(t3),
+            "T3-rtx keeps its deadline"
+        );
+
+        // One probe per tail: the timer is not armed again until a SACK or new DATA.
+        assert_eq!(a.timers.get(Timer::Probe), None);
+    }
+    Ok(())
+}
+
+/// The initial congestion window is RFC 9260's (at most four packets) unless set; with ten, a
+/// 12 KB message on a new association goes out in one flight instead of several round trips.
+#[test]
+fn test_initial_cwnd_is_configurable_and_rfc_9260_by_default() -> Result<()> {
+    for (config, packets) in [
+        (TransportConfig::default(), None),
+        (
+            TransportConfig::default().with_initial_cwnd_mtus(10),
+            Some(10),
+        ),
+    ] {
+        let mut a = create_association(config);
+        a.control_queue.clear();
+        a.timers.stop(Timer::T1Init);
+        a.set_state(AssociationState::Established);
+        a.rwnd = 1 << 20;
+        let mtu = a.mtu;
+        match packets {
+            None => assert!(a.cwnd <= 4 * mtu && a.cwnd >= (2 * mtu).min(4380)),
+            Some(n) => assert_eq!(a.cwnd, n * mtu),
+        }
+        let ppi = PayloadProtocolIdentifier::Binary;
+        a.open_stream(1, ppi)?;
+        let now = Instant::now();
+        a.stream(1)?
+            .write_sctp(now, &Bytes::from(vec![3u8; 12_000]), ppi)?;
+        let first_flight = data_chunks(&a.gather_outbound(now).0);
+        let whole = 12_000usize.div_ceil(a.max_payload_size as usize);
+        assert_eq!(
+            first_flight == whole,
+            packets.is_some(),
+            "initial cwnd {packets:?}: {first_flight} of {whole} chunks in the first flight"
+        );
+    }
+    Ok(())
+}
+
+/// Time-based loss detection: a sparse stream loses a message and the SACK for the next one. The
+/// SACK for the one after reports the loss once, too few indications even for early retransmit
+/// with three chunks outstanding; but a chunk sent 100 ms after the lost one was delivered, so with
+/// the setting on the lost one is resent on that SACK.
+#[test]
+fn test_time_based_loss_detection_repairs_when_the_first_sack_was_lost() -> Result<()> {
+    for time_based in [false, true] {
+        let mut a = timed_test_association();
+        let mut receiver = timed_test_association();
+        receiver.peer_last_tsn = a.my_next_tsn.wrapping_sub(1);
+        receiver.ack_mode = AckMode::NoDelay;
+        a.rwnd = 1 << 20;
+        a.cwnd = 1 << 20;
+        a.early_retransmit = true;
+        a.time_based_loss_detection = time_based;
+        a.rto_mgr.srtt = 40;
+        let ppi = PayloadProtocolIdentifier::Binary;
+        a.open_stream(1, ppi)?;
+        receiver.open_stream(1, ppi)?;
+        let start = Instant::now();
+        let mut lost = vec![];
+        for (i, at) in [0u64, 50, 100].into_iter().enumerate() {
+            let now = start + Duration::from_millis(at);
+            a.stream(1)?
+                .write_sctp(now, &Bytes::from(vec![i as u8; 200]), ppi)?;
+            let sent = transmitted_data(&a.gather_outbound(now).0);
+            if i == 0 {
+                lost = sent;
+                continue;
+            }
+            for data in &sent {
+                receiver.handle_data(data)?;
+            }
+        }
+        // The SACK for the second message was lost; the one for the third arrives.
+        let now = start + Duration::from_millis(120);
+        a.handle_sack(&receiver.create_selective_ack_chunk(), now)?;
+        let resent = transmitted_data(&a.gather_outbound(now).0);
+        assert_eq!(
+            resent.iter().any(|c| c.tsn == lost[0].tsn),
+            time_based,
+            "time_based_loss_detection {time_based}: the lost chunk resent ({} chunks sent)",
+            resent.len()
+        );
+    }
+    Ok(())
+}

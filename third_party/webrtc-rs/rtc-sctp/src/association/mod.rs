@@ -238,6 +238,14 @@ pub struct Association {
     partial_bytes_acked: u32,
     pub(crate) in_fast_recovery: bool,
     fast_recover_exit_point: u32,
+    early_retransmit: bool,
+    tail_loss_probe: bool,
+    time_based_loss_detection: bool,
+    // The latest (re)transmission time of any chunk the peer acknowledged (RACK.xmit_ts).
+    newest_acked_sent: Option<Instant>,
+    // Whether the tail-loss probe already resent a chunk since DATA was last sent or the
+    // cumulative ack last advanced: one probe per tail.
+    probe_sent: bool,
 
     // Chunks stored for retransmission
     stored_init: Option<ChunkInit>,
@@ -334,6 +342,11 @@ impl Default for Association {
             ssthresh: 0,
             partial_bytes_acked: 0,
             in_fast_recovery: false,
+            early_retransmit: false,
+            tail_loss_probe: false,
+            time_based_loss_detection: false,
+            newest_acked_sent: None,
+            probe_sent: false,
             fast_recover_exit_point: 0,
 
             // Chunks stored for retransmission
@@ -389,7 +402,10 @@ impl Association {
         // panicked for effective MTUs below ~1095 (`Ord::clamp` with
         // min > max) and overflowed near `u32::MAX`, both reachable through
         // `EndpointConfig::max_payload_size` and MTU-derived payload budgets.
-        let cwnd = mtu.saturating_mul(2).max(4380).min(mtu.saturating_mul(4));
+        let cwnd = match config.initial_cwnd_mtus() {
+            Some(mtus) => mtu.saturating_mul(mtus),
+            None => mtu.saturating_mul(2).max(4380).min(mtu.saturating_mul(4)),
+        };
         // RFC 4960 requires an unpredictable initial TSN. SCTP remains usable without an RTC
         // crypto provider, so this deliberately uses `rand`'s thread-local CSPRNG.
         let mut tsn = random::<u32>();
@@ -410,6 +426,11 @@ impl Association {
             // RTO bounds and delayed-SACK time from the config.
             rto_mgr: RtoManager::new(&config.timer_config()),
             timers: TimerTable::new(config.timer_config()),
+            early_retransmit: config.timer_config().early_retransmit,
+            tail_loss_probe: config.timer_config().tail_loss_probe,
+            time_based_loss_detection: config.timer_config().time_based_loss_detection,
+            newest_acked_sent: None,
+            probe_sent: false,
 
             mtu,
             cwnd,
@@ -540,6 +561,8 @@ impl Association {
 
             if timer == Timer::Ack {
                 self.on_ack_timeout();
+            } else if timer == Timer::Probe {
+                self.on_probe_timeout();
             } else if failure {
                 self.on_retransmission_failure(timer);
             } else {
@@ -1547,6 +1570,10 @@ impl Association {
         }
 
         self.postprocess_sack(state, cum_tsn_ack_point_advanced, now);
+        if cum_tsn_ack_point_advanced {
+            self.probe_sent = false;
+            self.restart_probe_timer(now);
+        }
 
         Ok(vec![])
     }
@@ -1802,6 +1829,7 @@ impl Association {
             if let Some(mut c) = self.inflight_queue.pop(i) {
                 if c.acknowledge() {
                     newly_acked_data |= c.nsent > 0;
+                    self.newest_acked_sent = self.newest_acked_sent.max(c.since);
 
                     let n_bytes_acked = c.user_data.len() as i64;
                     total_bytes_acked += n_bytes_acked;
@@ -1868,6 +1896,7 @@ impl Association {
                 if let Some(c) = self.inflight_queue.get(tsn) {
                     if newly_acknowledged {
                         newly_acked_data |= c.nsent > 0;
+                        self.newest_acked_sent = self.newest_acked_sent.max(c.since);
                         total_bytes_acked += n_bytes_acked;
                         if self.is_current_stream_data(c) {
                             *bytes_acked_per_stream
@@ -2024,6 +2053,8 @@ impl Association {
             htna
         };
 
+        let threshold = self.fast_retransmit_threshold();
+        let lost_if_sent_before = self.time_based_loss_cutoff();
         let mut tsn = cum_tsn_ack_point.wrapping_add(1);
         while sna32lt(tsn, max_tsn) {
             let Some(c) = self.inflight_queue.get_mut(tsn) else {
@@ -2034,6 +2065,10 @@ impl Association {
                 && c.resent_before_tsn.is_none_or(|next| sna32gte(htna, next))
             {
                 c.miss_indicator += 1;
+                let late = lost_if_sent_before.is_some_and(|cut| c.since.is_some_and(|s| s < cut));
+                if c.miss_indicator >= threshold || late {
+                    c.miss_indicator = 3;
+                }
                 if c.miss_indicator == 3 {
                     self.will_retransmit_fast = true;
                     if !self.in_fast_recovery {
@@ -2068,6 +2103,34 @@ impl Association {
         }
 
         Ok(())
+    }
+
+    /// How many miss indications make a chunk fast-retransmitted: three (RFC 9260 §7.2.4), or
+    /// with early retransmit (RFC 5827 §3.2) one fewer than the chunks outstanding when fewer
+    /// than four are and no new data is waiting, since then fewer than three later packets can
+    /// ever report the loss.
+    fn fast_retransmit_threshold(&self) -> u32 {
+        let outstanding = self.inflight_queue.len() as u32;
+        if self.early_retransmit && outstanding < 4 && self.pending_queue.is_empty() {
+            outstanding.saturating_sub(1).max(1)
+        } else {
+            3
+        }
+    }
+
+    /// With time-based loss detection, the send time before which an outstanding chunk counts as
+    /// lost (RFC 8985 §6.2): more than a reordering window (a quarter of the smoothed round trip,
+    /// at least a millisecond) before the newest chunk the peer acknowledged. RACK also asks that
+    /// a round trip and the window have passed since the chunk was sent, measured with the round
+    /// trip of that newest chunk; when its SACK is the one being processed, as here, that follows
+    /// from the first condition. The smoothed round trip is not used for it: it includes the
+    /// peer's delayed SACKs, and would hold back the repair a whole SACK interval.
+    fn time_based_loss_cutoff(&self) -> Option<Instant> {
+        if !self.time_based_loss_detection || self.rto_mgr.srtt == 0 {
+            return None;
+        }
+        let window = (Duration::from_millis(self.rto_mgr.srtt) / 4).max(Duration::from_millis(1));
+        self.newest_acked_sent?.checked_sub(window)
     }
 
     /// The caller must hold the lock. This method was only added because the
@@ -2403,6 +2466,8 @@ impl Association {
             trace!("[{}] T3-rtx timer start (pt1)", self.side);
             self.timers
                 .start_if_idle(Timer::T3RTX, now, self.rto_mgr.get_rto());
+            self.probe_sent = false;
+            self.restart_probe_timer(now);
 
             self.bundle_data_chunks_into_packets(chunks, &mut raw_packets);
         }
@@ -3361,6 +3426,50 @@ impl Association {
         // Close all retransmission & ack timers
         for timer in Timer::VALUES {
             self.timers.stop(timer);
+        }
+    }
+
+    /// Arms the tail-loss probe's timer anew, when it is on, DATA is outstanding, no probe was
+    /// sent for this tail yet, and the probe would come before the T3-rtx timer.
+    fn restart_probe_timer(&mut self, now: Instant) {
+        if !self.tail_loss_probe {
+            return;
+        }
+        self.timers.stop(Timer::Probe);
+        let srtt = self.rto_mgr.srtt;
+        if self.probe_sent || srtt == 0 || self.inflight_queue.is_empty() {
+            return;
+        }
+        // RFC 8985 §7.2: with one segment in flight the peer may delay its acknowledgement.
+        let mut pto = 2 * srtt;
+        if self.inflight_queue.len() == 1 {
+            pto += self.timers.delayed_ack();
+        }
+        let deadline = now + Duration::from_millis(pto.max(1));
+        if self
+            .timers
+            .get(Timer::T3RTX)
+            .is_some_and(|t3| deadline < t3)
+        {
+            self.timers.start(Timer::Probe, now, pto.max(1));
+        }
+    }
+
+    /// The tail-loss probe: the earliest chunk still outstanding goes out again, as a
+    /// retransmission the T3-rtx timer would make but without its cwnd collapse and RTO back-off.
+    /// If it was lost, this repairs it; if not, the SACK it draws reports any other hole.
+    fn on_probe_timeout(&mut self) {
+        self.probe_sent = true;
+        let mut tsn = self.cumulative_tsn_ack_point.wrapping_add(1);
+        while let Some(c) = self.inflight_queue.get_mut(tsn) {
+            if c.is_outstanding() {
+                debug!("[{}] tail-loss probe: resending tsn={}", self.side, tsn);
+                c.retransmit = true;
+                self.t3_retransmit_pending = true;
+                self.awake_write_loop();
+                return;
+            }
+            tsn = tsn.wrapping_add(1);
         }
     }
 

@@ -6,7 +6,7 @@ const ACK_INTERVAL: u64 = 200;
 const MAX_INIT_RETRANS: usize = 8;
 const PATH_MAX_RETRANS: usize = 5;
 const NO_MAX_RETRANS: usize = usize::MAX;
-const TIMER_COUNT: usize = 6;
+const TIMER_COUNT: usize = 7;
 
 #[derive(Debug, Copy, Clone)]
 /// Retransmission limits and durations for the association's timers.
@@ -38,6 +38,27 @@ pub struct TimerConfig {
     /// How long a SACK for a single packet may be delayed (RFC 9260 §6.2 allows up to 500 ms;
     /// a second packet or a gap is acknowledged at once), in milliseconds.
     pub delayed_ack_ms: u64,
+    /// Early retransmit (RFC 5827): with fewer than four DATA chunks outstanding and nothing new
+    /// waiting to be sent, a chunk is fast-retransmitted after one miss indication fewer than
+    /// there are chunks outstanding (at least one) instead of after three. A sparse stream (a few
+    /// messages a second) seldom has the three later packets that fast retransmission needs, so
+    /// without it every loss waits for the T3-rtx timer. Off by default.
+    pub early_retransmit: bool,
+    /// Tail-loss probe (the probe timeout of RFC 8985 §7, for SCTP): when DATA has been
+    /// outstanding for two smoothed round trips (plus `delayed_ack_ms` when a single chunk is)
+    /// with no SACK advancing the cumulative ack and no new DATA sent, the earliest outstanding
+    /// chunk is sent once more, before the T3-rtx timer would fire and without what a timeout
+    /// does (cwnd and the RTO are left alone). A message lost at the end of a burst, with nothing
+    /// after it to report the loss, is then repaired about two round trips after it was sent
+    /// instead of at the RTO. Off by default.
+    pub tail_loss_probe: bool,
+    /// Time-based loss detection (the idea of RACK, RFC 8985 §6, for SCTP): an outstanding chunk
+    /// is taken as lost, and fast-retransmitted, once a SACK acknowledges a chunk sent more than a
+    /// quarter of the smoothed round trip after it, however few miss indications it has
+    /// collected. A sparse stream whose
+    /// first SACK after a loss was itself lost then still repairs it on the next SACK instead of at
+    /// the T3-rtx timer. Off by default.
+    pub time_based_loss_detection: bool,
 }
 
 impl Default for TimerConfig {
@@ -53,6 +74,9 @@ impl Default for TimerConfig {
             rto_min_ms: RTO_MIN,
             rto_max_ms: RTO_MAX,
             delayed_ack_ms: ACK_INTERVAL,
+            early_retransmit: false,
+            tail_loss_probe: false,
+            time_based_loss_detection: false,
         }
     }
 }
@@ -65,6 +89,7 @@ pub(crate) enum Timer {
     T3RTX = 3,
     Reconfig = 4,
     Ack = 5,
+    Probe = 6,
 }
 
 impl Timer {
@@ -75,6 +100,7 @@ impl Timer {
         Timer::T3RTX,
         Timer::Reconfig,
         Timer::Ack,
+        Timer::Probe,
     ];
 }
 
@@ -106,6 +132,7 @@ impl TimerTable {
                 time_config.max_t3_rtx_retrans,      //T3RTX
                 time_config.max_reconfig_retrans,    //Reconfig
                 time_config.max_ack_retrans,         //Ack
+                NO_MAX_RETRANS,                      //Probe
             ],
             data: [None; TIMER_COUNT],
             retrans: [0; TIMER_COUNT],
@@ -151,7 +178,7 @@ impl TimerTable {
             // compound T3 backoff nor apply this control timer's backoff twice.
             // See RFC 9260 9.2 and RFC 6525 5.1.1.
             *current.get_or_insert(interval)
-        } else if matches!(timer, Timer::Ack | Timer::T3RTX) {
+        } else if matches!(timer, Timer::Ack | Timer::T3RTX | Timer::Probe) {
             interval
         } else {
             calculate_next_timeout(interval, self.retrans[timer as usize], rto_max)

@@ -147,6 +147,7 @@ impl RTCPeerConnection {
         );
         // The SCTP association's timer settings.
         sctp_transport.timer_config = setting_engine.sctp_timer_config;
+        sctp_transport.initial_cwnd_mtus = setting_engine.sctp_initial_cwnd_mtus;
 
         // Create Pipeline Context
         let ice_handler_context = IceHandlerContext::new(ice_transport);

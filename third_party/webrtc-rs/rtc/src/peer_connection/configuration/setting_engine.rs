@@ -378,6 +378,8 @@ pub struct SettingEngine {
     /// Overrides the SCTP retransmission limits, RTO bounds and delayed-SACK time.
     /// `None` uses the rtc-sctp defaults (RFC 9260's recommendations).
     pub(crate) sctp_timer_config: Option<::sctp::TimerConfig>,
+    /// The SCTP association's initial congestion window in packets; `None` is RFC 9260's.
+    pub(crate) sctp_initial_cwnd_mtus: Option<u32>,
     pub(crate) ignore_rid_pause_for_recv: bool,
     pub(crate) write_ssrc_attributes_for_simulcast: bool,
 }
@@ -1415,6 +1417,14 @@ impl SettingEngineBuilder {
     /// so that a lost packet is repaired in a few round trips rather than after a second.
     pub fn with_sctp_timer_config(mut self, config: ::sctp::TimerConfig) -> Self {
         self.0.sctp_timer_config = Some(config);
+        self
+    }
+
+    /// Sets the SCTP association's initial congestion window to `mtus` packets (see
+    /// rtc-sctp's `TransportConfig::with_initial_cwnd_mtus`); RFC 9260's 2 to 4 packets by
+    /// default.
+    pub fn with_sctp_initial_cwnd_mtus(mut self, mtus: u32) -> Self {
+        self.0.sctp_initial_cwnd_mtus = Some(mtus);
         self
     }
 

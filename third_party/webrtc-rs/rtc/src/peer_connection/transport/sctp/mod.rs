@@ -55,6 +55,9 @@ pub(crate) struct SctpTransport {
     // delayed-SACK time). None uses the sctp defaults.
     pub(crate) timer_config: Option<::sctp::TimerConfig>,
 
+    // Optional initial congestion window in packets. None uses RFC 9260's.
+    pub(crate) initial_cwnd_mtus: Option<u32>,
+
     pub(crate) internal_buffer: Vec<u8>,
 }
 
@@ -79,6 +82,7 @@ impl SctpTransport {
             max_receive_buffer_size,
             mtu,
             timer_config: None,
+            initial_cwnd_mtus: None,
             internal_buffer: vec![],
         }
     }
@@ -192,6 +196,9 @@ impl SctpTransport {
         }
         if let Some(timers) = self.timer_config {
             sctp_transport_config = sctp_transport_config.with_timer_config(timers);
+        }
+        if let Some(mtus) = self.initial_cwnd_mtus {
+            sctp_transport_config = sctp_transport_config.with_initial_cwnd_mtus(mtus);
         }
         //TODO: add remote_port support
 
