@@ -145,7 +145,6 @@ impl RTCPeerConnection {
             sctp_transport_id,
             dtls_transport_id,
         );
-        // The SCTP association's timer settings.
         sctp_transport.timer_config = setting_engine.sctp_timer_config;
         sctp_transport.initial_cwnd_mtus = setting_engine.sctp_initial_cwnd_mtus;
 

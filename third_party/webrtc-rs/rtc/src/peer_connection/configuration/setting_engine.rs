@@ -374,7 +374,6 @@ pub struct SettingEngine {
     /// budget via rtc-sctp's `max_payload_size_for_mtu`. `None` uses the rtc-sctp
     /// default (`INITIAL_MTU`, 1191 — the TURN-relayed IPv6 minimum-MTU budget).
     pub(crate) sctp_mtu: Option<u32>,
-    // The SCTP association's timer settings.
     /// Overrides the SCTP retransmission limits, RTO bounds and delayed-SACK time.
     /// `None` uses the rtc-sctp defaults (RFC 9260's recommendations).
     pub(crate) sctp_timer_config: Option<::sctp::TimerConfig>,
@@ -1409,7 +1408,6 @@ impl SettingEngineBuilder {
         self
     }
 
-    // The SCTP association's timer settings.
     /// Overrides the SCTP association's timer settings: retransmission limits, the bounds of
     /// the retransmission timeout (RTO) and how long a SACK may be delayed. RFC 9260's
     /// recommendations (RTO initial 1 s, minimum 1 s, maximum 60 s; SACK delay 200 ms) are
