@@ -38,6 +38,8 @@ var seen := {}
 ## Chat lines each peer says it sent, from its "done" or "leaving".
 var announced := {}
 var chat_from := {}
+## Peer → the numbers of its chat lines ("hello #N"), in the order they arrived.
+var chat_numbers := {}
 var byes := {}
 var disconnected := {}
 ## Peer → msec when we acknowledged its "leaving"; then how long until it was gone.
@@ -92,8 +94,9 @@ func start(p_game: Node, args: PackedStringArray) -> void:
 		for peer in seen:
 			if not disconnected.has(peer):
 				_on_peer_disconnected(peer))
-	game.chat_received.connect(func(from: int, _text: String):
-		chat_from[from] = chat_from.get(from, 0) + 1)
+	game.chat_received.connect(func(from: int, text: String):
+		chat_from[from] = chat_from.get(from, 0) + 1
+		chat_numbers.get_or_add(from, []).append(text.get_slice("#", 1).get_slice(" ", 0).to_int()))
 	game.pong_received.connect(func(_from: int, rtt_usec: int): rtts.append(rtt_usec / 1000.0))
 	game.lobby.lobby_error.connect(func(message: String):
 		if game.lobby.id == 0:
@@ -257,6 +260,16 @@ func _wait(condition: Callable, limit: float, what: String) -> bool:
 	return true
 
 
+## The numbers of the lines `peer` announced that never arrived, for the failure message.
+func _missing_lines(peer: int) -> String:
+	var got: Array = chat_numbers.get(peer, [])
+	var missing := PackedStringArray()
+	for number in range(1, announced[peer] + 1):
+		if not got.has(number):
+			missing.append("#%d" % number)
+	return ", ".join(missing) if not missing.is_empty() else "none, but too many arrived"
+
+
 func _finish() -> void:
 	if seen.size() != players - 1:
 		failures.append("saw %d of %d other players" % [seen.size(), players - 1])
@@ -266,8 +279,10 @@ func _finish() -> void:
 			continue
 		expected_chat += announced[peer]
 		if chat_from.get(peer, 0) != announced[peer]:
-			failures.append("got %d of %d chat lines from player %d"
-				% [chat_from.get(peer, 0), announced[peer], peer])
+			failures.append("got %d of %d chat lines from player %d (missing %s)"
+				% [chat_from.get(peer, 0), announced[peer], peer, _missing_lines(peer)])
+		elif chat_numbers.get(peer, []) != range(1, announced[peer] + 1):
+			failures.append("chat lines from player %d arrived as %s" % [peer, chat_numbers.get(peer, [])])
 	if game.stats["unreliable_received"] == 0:
 		failures.append("no position updates arrived")
 	if rtts.is_empty():
