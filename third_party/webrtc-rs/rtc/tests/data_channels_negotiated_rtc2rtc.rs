@@ -417,6 +417,7 @@ async fn test_data_channel_outstanding_bytes_tracks_send_and_drains() -> Result<
     let mut sent = false;
     let mut received = 0usize;
     let mut peak_outstanding = 0usize;
+    let mut counter: Option<rtc::data_channel::OutstandingBytes> = None;
     let mut drained = false;
 
     let mut offer_buf = vec![0u8; 2000];
@@ -486,12 +487,15 @@ async fn test_data_channel_outstanding_bytes_tracks_send_and_drains() -> Result<
                 0,
                 "outstanding_bytes must start at zero"
             );
+            let shared = dc.outstanding_bytes_counter();
             dc.send(Instant::now(), BytesMut::from(&vec![7u8; PAYLOAD][..]))?;
             assert_eq!(
                 dc.outstanding_bytes(),
                 PAYLOAD,
                 "outstanding_bytes must increment by the payload size at send()"
             );
+            assert_eq!(shared.get(), PAYLOAD, "a counter handle must see the send");
+            counter = Some(shared);
             sent = true;
         }
 
@@ -504,6 +508,11 @@ async fn test_data_channel_outstanding_bytes_tracks_send_and_drains() -> Result<
                 .unwrap_or(0);
             peak_outstanding = peak_outstanding.max(outstanding);
             if outstanding == 0 && received >= PAYLOAD {
+                assert_eq!(
+                    counter.as_ref().map(|counter| counter.get()),
+                    Some(0),
+                    "a counter handle must see the release"
+                );
                 drained = true;
                 break;
             }

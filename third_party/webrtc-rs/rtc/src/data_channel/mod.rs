@@ -45,6 +45,7 @@ use std::time::Instant;
 pub(crate) mod init;
 pub(crate) mod internal;
 pub(crate) mod message;
+pub(crate) mod outstanding;
 pub(crate) mod parameters;
 pub(crate) mod registry;
 pub(crate) mod state;
@@ -80,6 +81,8 @@ pub use sctp::StreamId;
 pub use init::RTCDataChannelInit;
 
 pub use message::RTCDataChannelMessage;
+
+pub use outstanding::OutstandingBytes;
 
 pub use state::RTCDataChannelState;
 
@@ -359,7 +362,7 @@ impl RTCDataChannel<'_> {
         // counter upward (those bytes never entered the SCTP send pipeline). This
         // is the synchronous send-boundary accounting used for back-pressure.
         if let Some(dc) = self.peer_connection.data_channels.get_mut(&self.id) {
-            dc.outstanding_bytes += data_len;
+            dc.outstanding_bytes.add(data_len);
         }
         Ok(())
     }
@@ -385,7 +388,7 @@ impl RTCDataChannel<'_> {
             ),
         })?;
         if let Some(dc) = self.peer_connection.data_channels.get_mut(&self.id) {
-            dc.outstanding_bytes += data_len;
+            dc.outstanding_bytes.add(data_len);
         }
         Ok(())
     }
@@ -399,8 +402,18 @@ impl RTCDataChannel<'_> {
         self.peer_connection
             .data_channels
             .get(&self.id)
-            .map(|dc| dc.outstanding_bytes)
+            .map(|dc| dc.outstanding_bytes.get())
             .unwrap_or(0)
+    }
+
+    /// A handle on [`Self::outstanding_bytes`] that can be kept and read without the
+    /// connection, from any thread; see [`OutstandingBytes`].
+    pub fn outstanding_bytes_counter(&self) -> OutstandingBytes {
+        self.peer_connection
+            .data_channels
+            .get(&self.id)
+            .map(|dc| dc.outstanding_bytes.clone())
+            .unwrap_or_default()
     }
 
     /// Closes the data channel.
@@ -413,6 +426,18 @@ impl RTCDataChannel<'_> {
     /// Returns [`Error::ErrDataChannelClosed`] if no channel with this id is registered on the
     /// peer connection any more.
     pub fn close(&mut self) -> Result<()> {
+        if self
+            .peer_connection
+            .data_channels
+            .get(&self.id)
+            .is_some_and(|dc| dc.ready_state != RTCDataChannelState::Closed)
+        {
+            // Messages sent before the close wait in the pipeline until the next
+            // `poll_write`, while the close goes straight to the channel and would overtake
+            // them; SCTP then discards them, written to a stream already closed. Run them
+            // into SCTP first.
+            self.peer_connection.flush_writes();
+        }
         if let Some(dc) = self.peer_connection.data_channels.get_mut(&self.id) {
             if dc.ready_state == RTCDataChannelState::Closed {
                 return Ok(());

@@ -47,6 +47,7 @@ use crate::peer_connection::PeerConnectionRef;
 use crate::runtime::{Mutex, Receiver};
 use bytes::BytesMut;
 use futures::FutureExt;
+use rtc::data_channel::OutstandingBytes;
 use rtc::shared::error::{Error, Result};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -122,6 +123,10 @@ pub trait DataChannel: crate::sealed::Sealed + Send + Sync + 'static {
     /// that SCTP has not yet released (acknowledged or abandoned) — the true
     /// outstanding send-side memory, including bytes still queued in the send
     /// pipeline (unlike `bufferedAmount`, which counts only post-packetization).
+    ///
+    /// The built-in channel answers at once, without waiting for the connection's lock, so a
+    /// game or UI thread can call it every frame; once the channel is gone it reports the
+    /// count it had then.
     ///
     /// Has a default so that adding it did not have to touch every implementation; the
     /// built-in channel overrides it with the real counter that drives send back-pressure.
@@ -292,19 +297,26 @@ pub(crate) struct DataChannelImpl {
 
     /// event receiver
     evt_rx: Mutex<Receiver<DataChannelEvent>>,
+
+    /// The core's count of this channel's outstanding send bytes, shared with it so that
+    /// reading it never waits for the core lock.
+    outstanding: OutstandingBytes,
 }
 
 impl DataChannelImpl {
-    /// Create a new data channel wrapper
+    /// Create a new data channel wrapper; `outstanding` is the core channel's
+    /// [`outstanding_bytes_counter`](rtc::data_channel::RTCDataChannel::outstanding_bytes_counter).
     pub(crate) fn new(
         id: RTCDataChannelId,
         inner: Arc<PeerConnectionRef>,
         evt_rx: Receiver<DataChannelEvent>,
+        outstanding: OutstandingBytes,
     ) -> Self {
         Self {
             id,
             inner,
             evt_rx: Mutex::new(evt_rx),
+            outstanding,
         }
     }
 
@@ -441,12 +453,11 @@ impl DataChannel for DataChannelImpl {
             .buffered_amount_low_threshold())
     }
 
+    // Reads the counter the core shares instead of taking the core lock: a caller pacing its
+    // sends (a game or UI thread, once per frame) must not wait while the driver holds the
+    // lock for a read or a timer pass.
     async fn outstanding_bytes(&self) -> Result<usize> {
-        let mut peer_connection = self.inner.core.lock().await;
-        Ok(peer_connection
-            .data_channel(self.id)
-            .ok_or(Error::ErrDataChannelClosed)?
-            .outstanding_bytes())
+        Ok(self.outstanding.get())
     }
 
     // Documented on `DataChannel::set_buffered_amount_low_threshold`.
@@ -747,6 +758,30 @@ mod tests {
     }
 
     #[test]
+    fn outstanding_bytes_does_not_wait_for_the_core_lock() {
+        use crate::peer_connection::new_test_peer_connection;
+        use crate::runtime::{channel, default_runtime};
+        use std::pin::pin;
+        use std::task::{Context, Poll, Waker};
+
+        let rt = default_runtime().expect("test requires a runtime feature");
+        rt.block_on(Box::pin(async {
+            let (inner, _driver_event_rx) = new_test_peer_connection().await;
+            let (_evt_tx, evt_rx) = channel::<DataChannelEvent>(1);
+            let counter = OutstandingBytes::default();
+            let dc = DataChannelImpl::new(0, inner.clone(), evt_rx, counter.clone());
+
+            let _core = inner.core.lock().await;
+            let mut read = pin!(dc.outstanding_bytes());
+            let polled = read.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+            assert!(
+                matches!(polled, Poll::Ready(Ok(0))),
+                "outstanding_bytes() must answer while the driver holds the core lock"
+            );
+        }));
+    }
+
+    #[test]
     fn drop_removes_event_sender() {
         use crate::peer_connection::new_test_peer_connection;
         use crate::runtime::{channel, default_runtime};
@@ -770,7 +805,12 @@ mod tests {
                     .contains_key(&channel_id)
             );
 
-            let dc = DataChannelImpl::new(channel_id, inner.clone(), evt_rx);
+            let dc = DataChannelImpl::new(
+                channel_id,
+                inner.clone(),
+                evt_rx,
+                OutstandingBytes::default(),
+            );
             drop(dc);
 
             assert!(

@@ -1358,12 +1358,13 @@ where
                 // open is delivered first, then re-queued behind it below.
                 let mut retained_before_open: Option<VecDeque<DataChannelEvent>> = None;
                 if let RTCDataChannelEvent::OnOpen(_) = &evt {
-                    let data_channel_exist = {
+                    let outstanding = {
                         let mut core = self.inner.core.lock().await;
-                        core.data_channel(channel_id).is_some()
+                        core.data_channel(channel_id)
+                            .map(|dc| dc.outstanding_bytes_counter())
                     };
 
-                    if data_channel_exist {
+                    if let Some(outstanding) = outstanding {
                         let (evt_tx, evt_rx) =
                             channel(DRIVER_TO_DATA_CHANNEL_EVENT_CHANNEL_CAPACITY);
 
@@ -1383,16 +1384,32 @@ where
                                 channel_id,
                                 self.inner.clone(),
                                 evt_rx,
+                                outstanding,
                             ));
                             self.inner.handler.on_data_channel(data_channel).await;
                         }
                     }
 
-                    // Outside the `data_channel_exist` guard on purpose: if the core no
+                    // Outside the `if let Some(outstanding)` guard on purpose: if the core no
                     // longer has the channel, nothing registers a sender, and leaving the
                     // retained events in place would put this `OnOpen` behind them —
                     // inverting the open-before-message order this lift exists to keep.
                     retained_before_open = self.pending_data_channel_events.remove(&channel_id);
+                }
+
+                // The core hands a channel's messages and its lifecycle events out through
+                // two queues, and under back-pressure `poll_reads` leaves the messages in the
+                // core. SCTP resets a stream only once its reassembly queue is drained into
+                // that held-back queue, so a close would overtake messages the peer sent
+                // before it, and they would reach a channel already closed. Stage them first;
+                // what the consumer cannot take is retained ahead of the close.
+                if matches!(
+                    evt,
+                    RTCDataChannelEvent::OnClosing(_) | RTCDataChannelEvent::OnClose(_)
+                ) {
+                    for message in Self::drain_core_data(self.inner.clone()).await {
+                        self.handle_rtc_message(message).await;
+                    }
                 }
 
                 // overflow: retained — six lifecycle sends. They share the queue with

@@ -1357,10 +1357,10 @@ impl PeerConnection for PeerConnectionImpl {
         options: Option<RTCDataChannelInit>,
     ) -> Result<Arc<dyn DataChannel>> {
         // Create the data channel via the core
-        let channel_id = {
+        let (channel_id, outstanding) = {
             let mut core = self.inner.core.lock().await;
             let rtc_dc = core.create_data_channel(label, options)?;
-            rtc_dc.id()
+            (rtc_dc.id(), rtc_dc.outstanding_bytes_counter())
         };
 
         let (evt_tx, evt_rx) = channel(DRIVER_TO_DATA_CHANNEL_EVENT_CHANNEL_CAPACITY);
@@ -1378,6 +1378,7 @@ impl PeerConnection for PeerConnectionImpl {
             channel_id,
             self.inner.clone(),
             evt_rx,
+            outstanding,
         )))
     }
 

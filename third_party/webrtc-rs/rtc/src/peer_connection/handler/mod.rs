@@ -256,7 +256,7 @@ impl RTCPeerConnection {
 
     /// Runs every handler's pending writes down the pipeline into `write_outs`, where
     /// [`poll_write`](sansio::Protocol::poll_write) hands them out.
-    fn flush_writes(&mut self) {
+    pub(crate) fn flush_writes(&mut self) {
         use sansio::Protocol;
 
         let mut intermediate_wouts = VecDeque::new();
