@@ -4,6 +4,10 @@
 //! takes packets out with [`Channel::get_packet`]. When the inbox is full the pump waits, which
 //! stops webrtc-rs from reading the channel, so SCTP flow control pushes back on the sender:
 //! a peer cannot make us buffer without bound, and nothing reliable is dropped.
+//!
+//! Sending is the mirror image: [`Channel::put_packet`] puts the message in an outbox and
+//! returns; a per-channel sender task hands it to webrtc-rs. The game thread so never waits for
+//! the connection's lock, which the network task holds while it reads, decrypts and encrypts.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -11,7 +15,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use bytes::BytesMut;
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelMessage};
 use webrtc::peer_connection::{PeerConnection, RTCStatsReportEntry, StatsSelector};
 
@@ -26,6 +32,10 @@ use crate::sync::lock;
 const INBOX_MAX_BYTES: usize = 4 * 1024 * 1024;
 /// ...and at most this many messages.
 const INBOX_MAX_PACKETS: usize = 65_536;
+
+/// Per-channel send buffer: sends beyond it fail with [`Error::Busy`] instead of growing
+/// without bound (Chromium uses the same 16 MiB cap).
+const SEND_BUFFER_LIMIT: usize = 16 * 1024 * 1024;
 
 /// `WebRTCDataChannel.WriteMode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -102,11 +112,27 @@ impl ChannelShared {
                     return;
                 }
             }
-            // Nobody will read a closing channel's backlog: drop instead of stalling the pump.
-            if self.state.get() != ChannelState::Open {
+            // A closing channel is still read (what the peer sent before closing arrives
+            // first); only once the game let go of it, or its connection went, is it dropped.
+            if self.state.get() == ChannelState::Closed {
                 return;
             }
             room.await;
+        }
+    }
+}
+
+/// A message on its way from the game thread to webrtc-rs.
+enum Outgoing {
+    Binary(BytesMut),
+    Text(String),
+}
+
+impl Outgoing {
+    fn len(&self) -> usize {
+        match self {
+            Self::Binary(data) => data.len(),
+            Self::Text(text) => text.len(),
         }
     }
 }
@@ -117,6 +143,7 @@ impl ChannelShared {
 pub(crate) struct ChannelRef {
     shared: Weak<ChannelShared>,
     dc: Weak<dyn DataChannel>,
+    queued: Arc<AtomicUsize>,
     label: String,
 }
 
@@ -135,7 +162,8 @@ impl ChannelRef {
         let state = shared.state.get();
         let buffered_amount = match self.dc.upgrade() {
             Some(dc) if state != ChannelState::Closed => {
-                dc.outstanding_bytes().await.unwrap_or(0) as u64
+                (self.queued.load(Ordering::Acquire) + dc.outstanding_bytes().await.unwrap_or(0))
+                    as u64
             }
             _ => 0,
         };
@@ -167,6 +195,12 @@ pub struct Channel {
     write_mode: WriteMode,
     /// The connection's `maxMessageSize`: larger sends are refused whole.
     max_message_size: usize,
+    /// Messages for the sender task; `None` once the channel is closing.
+    outbox: Option<UnboundedSender<Outgoing>>,
+    /// Bytes in the outbox, which webrtc-rs does not count yet.
+    queued: Arc<AtomicUsize>,
+    /// The sender task, which a close waits for so that queued messages go first.
+    sender: Option<JoinHandle<()>>,
     /// The packet last returned by [`Channel::get_packet`]; Godot reads it through a raw
     /// pointer until the next call, so it must live here.
     current: Option<RTCDataChannelMessage>,
@@ -227,15 +261,21 @@ impl Channel {
         max_message_size: usize,
     ) -> Self {
         let shared = Arc::new(ChannelShared::new(state, id));
-        if let Ok(handle) = runtime::handle() {
+        let queued = Arc::new(AtomicUsize::new(0));
+        let (outbox, pending) = mpsc::unbounded_channel();
+        let sender = runtime::handle().ok().map(|handle| {
             handle.spawn(pump(dc.clone(), Arc::downgrade(&shared), pc));
-        }
+            handle.spawn(send_queued(dc.clone(), pending, queued.clone()))
+        });
         Self {
             dc,
             shared,
             info,
             write_mode: WriteMode::default(),
             max_message_size,
+            outbox: Some(outbox),
+            queued,
+            sender,
             current: None,
         }
     }
@@ -244,6 +284,7 @@ impl Channel {
         ChannelRef {
             shared: Arc::downgrade(&self.shared),
             dc: Arc::downgrade(&self.dc),
+            queued: self.queued.clone(),
             label: self.info.label.clone(),
         }
     }
@@ -304,13 +345,11 @@ impl Channel {
         Ok(&self.current.insert(packet).data)
     }
 
-    /// Sends a copy of `data` as text or binary, following the write mode.
+    /// Queues a copy of `data` for sending as text or binary, following the write mode.
+    /// Never waits: the sender task hands it to webrtc-rs, in order.
     pub fn put_packet(&mut self, data: &[u8]) -> Result<()> {
         if self.get_ready_state() != ChannelState::Open {
-            return Err(Error::unavailable(format!(
-                "channel '{}' is not open",
-                self.info.label
-            )));
+            return Err(self.not_open());
         }
         if data.len() > self.max_message_size {
             return Err(Error::invalid(format!(
@@ -319,37 +358,55 @@ impl Channel {
                 self.max_message_size
             )));
         }
-        // The non-blocking sends: a full buffer is reported, never waited on in the game thread.
-        let sent = match self.write_mode {
-            WriteMode::Binary => runtime::block_on(self.dc.try_send(BytesMut::from(data)))?,
-            WriteMode::Text => {
-                let text = std::str::from_utf8(data).map_err(|_| {
-                    Error::invalid("text write mode needs UTF-8 data; use binary mode for bytes")
-                })?;
-                runtime::block_on(self.dc.try_send_text(text))?
-            }
-        };
-        sent.map_err(|err| match err {
-            webrtc::error::Error::ErrSendBufferFull => Error::Busy(format!(
+        // Always admit onto an empty buffer, so that a message larger than the limit can go.
+        let waiting = self.get_buffered_amount();
+        if waiting != 0 && waiting.saturating_add(data.len()) > SEND_BUFFER_LIMIT {
+            return Err(Error::Busy(format!(
                 "send buffer of channel '{}' is full; wait for get_buffered_amount() to drop",
                 self.info.label
-            )),
-            err => Error::failed(&format!("cannot send on '{}'", self.info.label), err),
-        })
+            )));
+        }
+        let message = match self.write_mode {
+            WriteMode::Binary => Outgoing::Binary(BytesMut::from(data)),
+            WriteMode::Text => Outgoing::Text(
+                std::str::from_utf8(data)
+                    .map_err(|_| {
+                        Error::invalid(
+                            "text write mode needs UTF-8 data; use binary mode for bytes",
+                        )
+                    })?
+                    .to_owned(),
+            ),
+        };
+        self.queued.fetch_add(data.len(), Ordering::AcqRel);
+        let sent = self.outbox.as_ref().map(|outbox| outbox.send(message));
+        if !matches!(sent, Some(Ok(()))) {
+            // The sender task is gone: the connection closed under the channel.
+            self.queued.fetch_sub(data.len(), Ordering::AcqRel);
+            return Err(self.not_open());
+        }
+        Ok(())
     }
 
-    /// Bytes queued for sending that the peer has not yet acknowledged.
+    fn not_open(&self) -> Error {
+        Error::unavailable(format!("channel '{}' is not open", self.info.label))
+    }
+
+    /// Bytes queued for sending that the peer has not yet acknowledged: those still in the
+    /// outbox and those webrtc-rs holds. Neither figure waits for the connection.
     pub fn get_buffered_amount(&self) -> usize {
         if self.get_ready_state() == ChannelState::Closed {
             return 0;
         }
-        runtime::block_on(self.dc.outstanding_bytes())
+        let held = runtime::block_on(self.dc.outstanding_bytes())
             .ok()
             .and_then(|amount| amount.ok())
-            .unwrap_or(0)
+            .unwrap_or(0);
+        self.queued.load(Ordering::Acquire) + held
     }
 
     /// Starts a graceful close; the state moves to CLOSING now and CLOSED once SCTP confirms.
+    /// Messages already queued are handed to webrtc-rs first.
     pub fn close(&mut self) {
         if matches!(
             self.get_ready_state(),
@@ -358,8 +415,14 @@ impl Channel {
             return;
         }
         self.shared.state.set(ChannelState::Closing);
+        // Ending the outbox lets the sender task finish once it has sent what is queued.
+        self.outbox = None;
+        let sender = self.sender.take();
         let dc = self.dc.clone();
         runtime::spawn_close(async move {
+            if let Some(sender) = sender {
+                let _ = sender.await;
+            }
             let _ = dc.close().await;
         });
     }
@@ -404,6 +467,32 @@ async fn pump(dc: Arc<dyn DataChannel>, shared: Weak<ChannelShared>, pc: Weak<dy
     }
     if let Some(shared) = shared.upgrade() {
         shared.mark_closed();
+    }
+}
+
+/// Hands the game's messages to webrtc-rs in order, until the outbox ends (the channel is
+/// closing) or webrtc-rs refuses one (the channel or its connection is gone).
+async fn send_queued(
+    dc: Arc<dyn DataChannel>,
+    mut pending: UnboundedReceiver<Outgoing>,
+    queued: Arc<AtomicUsize>,
+) {
+    while let Some(message) = pending.recv().await {
+        let len = message.len();
+        let sent = match message {
+            Outgoing::Binary(data) => dc.send(data).await,
+            Outgoing::Text(text) => dc.send_text(&text).await,
+        };
+        // After the send, so that the bytes are counted by webrtc-rs before they leave ours.
+        queued.fetch_sub(len, Ordering::AcqRel);
+        if sent.is_err() {
+            break;
+        }
+    }
+    // Nothing queued can be sent any more: release what is left, and refuse what follows.
+    pending.close();
+    while let Ok(message) = pending.try_recv() {
+        queued.fetch_sub(message.len(), Ordering::AcqRel);
     }
 }
 

@@ -46,10 +46,6 @@ const SETUP_SPAN: Duration = Duration::from_secs(1);
 /// How long they stay quick once the connection is up: SCTP and the channels open in this time.
 const SETUP_GRACE: Duration = Duration::from_millis(20);
 
-/// Per-channel send buffer: sends beyond it fail with [`Error::Busy`] instead of growing
-/// without bound (Chromium uses the same 16 MiB cap).
-const SEND_BUFFER_LIMIT: usize = 16 * 1024 * 1024;
-
 /// Whether a description is an offer or an answer, as Godot's `type` strings name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SdpKind {
@@ -396,7 +392,6 @@ impl Peer {
             let builder = PeerConnectionBuilder::new()
                 .with_configuration(self.config.rtc_configuration())
                 .with_setting_engine(self.config.setting_engine(&network))
-                .with_data_channel_send_buffer_limit(SEND_BUFFER_LIMIT)
                 .with_handler(handler.clone())
                 .with_runtime(webrtc_runtime(setup.clone(), on_panic))
                 .with_udp_addrs(network.udp_addrs);
