@@ -31,8 +31,8 @@ fn worker_threads() -> usize {
 
 static RUNTIME: Lazy<Mutex<RuntimeSlot>> = Lazy::new(|| Mutex::new(RuntimeSlot::Idle));
 
-/// The running runtime's handle, set once it starts: every send and buffered-amount query needs
-/// it, and reading it here costs no lock.
+/// The running runtime's handle, set once it starts: every channel and buffered-amount query
+/// needs it, and reading it here costs no lock.
 static HANDLE: OnceLock<Handle> = OnceLock::new();
 
 /// Set by [`shutdown`]; from then on no call may reach the runtime.
@@ -89,12 +89,12 @@ pub fn handle() -> Result<&'static Handle> {
 
 /// Runs `future` to completion on the shared runtime, blocking the calling (Godot) thread.
 ///
-/// Used only for calls that webrtc-rs answers from memory (descriptions, channel creation,
-/// sends), never for anything that waits on the network. Such calls nearly always finish on
-/// their first poll, which is tried before entering the runtime's blocking machinery: that
-/// entry cost about as much as the query itself (figures in PROFILES.md, "The shared
-/// runtime"). Only when the connection's lock is held by its network task does the caller
-/// wait.
+/// Used only for calls that webrtc-rs answers from memory (descriptions, channel creation, the
+/// buffered amount's lock-free counter), never for anything that waits on the network. Such
+/// calls nearly always finish on their first poll, which is tried before entering the
+/// runtime's blocking machinery: that entry cost about as much as the query itself (figures in
+/// PROFILES.md, "The shared runtime"). Only when the connection's lock is held by its network
+/// task does the caller wait; the calls a game makes every frame never take that lock.
 pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output> {
     let handle = handle()?;
     let mut future = pin!(future);
