@@ -157,13 +157,12 @@ impl ChannelRef {
     }
 
     /// The channel as `get_stats()` reports it, or `None` once the game let go of it.
-    pub(crate) async fn snapshot(&self) -> Option<ChannelSnapshot> {
+    pub(crate) fn snapshot(&self) -> Option<ChannelSnapshot> {
         let shared = self.shared.upgrade()?;
         let state = shared.state.get();
         let buffered_amount = match self.dc.upgrade() {
             Some(dc) if state != ChannelState::Closed => {
-                (self.queued.load(Ordering::Acquire) + dc.outstanding_bytes().await.unwrap_or(0))
-                    as u64
+                (self.queued.load(Ordering::Acquire) + dc.outstanding_bytes_now()) as u64
             }
             _ => 0,
         };
@@ -398,11 +397,7 @@ impl Channel {
         if self.get_ready_state() == ChannelState::Closed {
             return 0;
         }
-        let held = runtime::block_on(self.dc.outstanding_bytes())
-            .ok()
-            .and_then(|amount| amount.ok())
-            .unwrap_or(0);
-        self.queued.load(Ordering::Acquire) + held
+        self.queued.load(Ordering::Acquire) + self.dc.outstanding_bytes_now()
     }
 
     /// Starts a graceful close; the state moves to CLOSING now and CLOSED once SCTP confirms.

@@ -573,12 +573,9 @@ impl Peer {
             channels.retain(ChannelRef::is_held);
             channels.clone()
         };
+        let snapshots: Vec<_> = channels.iter().filter_map(ChannelRef::snapshot).collect();
         let pc = self.live.as_ref().map(|live| live.pc.clone());
         let collected = runtime::block_on(async move {
-            let mut snapshots = Vec::with_capacity(channels.len());
-            for channel in &channels {
-                snapshots.extend(channel.snapshot().await);
-            }
             match pc {
                 Some(pc) => {
                     let report = pc.get_stats(Instant::now(), StatsSelector::None).await;

@@ -134,6 +134,12 @@ pub trait DataChannel: crate::sealed::Sealed + Send + Sync + 'static {
     async fn outstanding_bytes(&self) -> Result<usize> {
         Ok(0)
     }
+    /// [`outstanding_bytes`](Self::outstanding_bytes) without a future, for a caller that must
+    /// neither wait nor allocate (a game thread, every frame). The built-in channel reads the
+    /// same shared counter; the default reports `0`, like `outstanding_bytes`'s.
+    fn outstanding_bytes_now(&self) -> usize {
+        0
+    }
     /// Sends raw binary data on this data channel.
     ///
     /// Queues the message and returns; it never waits for the peer to acknowledge. When a
@@ -457,7 +463,11 @@ impl DataChannel for DataChannelImpl {
     // sends (a game or UI thread, once per frame) must not wait while the driver holds the
     // lock for a read or a timer pass.
     async fn outstanding_bytes(&self) -> Result<usize> {
-        Ok(self.outstanding.get())
+        Ok(self.outstanding_bytes_now())
+    }
+
+    fn outstanding_bytes_now(&self) -> usize {
+        self.outstanding.get()
     }
 
     // Documented on `DataChannel::set_buffered_amount_low_threshold`.
@@ -778,6 +788,7 @@ mod tests {
                 matches!(polled, Poll::Ready(Ok(0))),
                 "outstanding_bytes() must answer while the driver holds the core lock"
             );
+            assert_eq!(dc.outstanding_bytes_now(), counter.get());
         }));
     }
 
