@@ -4,7 +4,12 @@
 # figures and never fails on timing. The clean-loopback suites write
 # tests/bench/results/RESULTS.md and chart.png; the lossy suite (both stacks through the same
 # udp-impair relay) writes LOSSY.md and lossy_chart.png there.
-#   tests/bench/run.sh [REPETITIONS] [all|clean|lossy]   (default 5 all; lossy uses at most 3)
+# The frame suite measures what each call costs the game thread at 60 Hz with every core kept
+# busy, and a dedicated server's cost per client with 8, 32 and 128 clients in a second process,
+# beside webrtc-native when its Linux build is found (WEBRTC_NATIVE_DIR, by default
+# ../shared/anchors/webrtc-native-1.2.1 beside the checkout); it writes FRAME.md.
+#   tests/bench/run.sh [REPETITIONS] [all|clean|lossy|frame]   (default 5 all; lossy and frame
+#                                                               use at most 3)
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 source "$repo/tools/host-target.sh"
@@ -81,6 +86,63 @@ lossy_runs() {
     done
 }
 
+# The Godot projects the frame suite runs in, by stack: ours, and webrtc-native's (a copy of the
+# test project's scripts with that addon instead) when its build is there.
+declare -A projects=(["webrtc-rs (this addon)"]=tests/godot)
+native_project() {
+    local native_dir=${WEBRTC_NATIVE_DIR:-$repo/../shared/anchors/webrtc-native-1.2.1}
+    local dir="$raw/webrtc-native-project"
+    if [[ ! -f $native_dir/webrtc_native.gdextension ]]; then
+        echo "frame: no webrtc-native build at $native_dir; this addon only" >&2
+        return
+    fi
+    mkdir -p "$dir/addons" "$dir/.godot"
+    cp -r tests/godot/lib tests/godot/bench tests/godot/project.godot "$dir/"
+    cp -r "$native_dir" "$dir/addons/webrtc_native"
+    echo 'res://addons/webrtc_native/webrtc_native.gdextension' >"$dir/.godot/extension_list.cfg"
+    projects["webrtc-native 1.2.1"]=$dir
+}
+
+# on_lan COMMAND...: runs COMMAND on a stand-in machine with a LAN card (tests/hosts/host.sh):
+# libjuice, inside webrtc-native, gathers no loopback candidates.
+on_lan() {
+    timeout -k 5 300 unshare --net --mount tests/hosts/host.sh lan "$@"
+}
+
+# frame_runs: tests/godot/bench/frame_cost.gd in each stack's project, every scenario, with a
+# busy loop per core at normal priority (a game that renders); then the dedicated server
+# (server_bench.gd) with 8, 32 and 128 clients, on an otherwise idle machine.
+frame_runs() {
+    local frame_reps=$((reps < 3 ? reps : 3)) rep scenario label clients i loaders=()
+    native_project
+    for ((rep = 1; rep <= frame_reps; rep++)); do
+        echo "frame repetition $rep of $frame_reps: ${!projects[*]}" >&2
+        for ((i = 0; i < $(nproc); i++)); do
+            sh -c 'while kill -0 $PPID 2>/dev/null; do :; done' &
+            loaders+=($!)
+        done
+        for scenario in state bulk mesh get_packet; do
+            for label in "${!projects[@]}"; do
+                on_lan "$GODOT_BIN" --headless --path "${projects[$label]}" \
+                    --script res://bench/frame_cost.gd -- --scenario="$scenario" --stack="$label" \
+                    2>&1 | record "$rep"
+            done
+        done
+        kill "${loaders[@]}" 2>/dev/null
+        wait "${loaders[@]}" 2>/dev/null
+        loaders=()
+        for clients in 8 32 128; do
+            for label in "${!projects[@]}"; do
+                on_lan bash -c 'port=$((40000 + RANDOM % 20000))
+                    "$@" --role=server --port=$port & "$@" --role=clients --port=$port; wait' - \
+                    "$GODOT_BIN" --headless --path "${projects[$label]}" \
+                    --script res://bench/server_bench.gd -- --clients="$clients" --seconds=20 \
+                    --stack="$label" 2>&1 | record "$rep"
+            done
+        done
+    done
+}
+
 clean_runs() {
     for ((rep = 1; rep <= reps; rep++)); do
         echo "repetition $rep of $reps: webrtc-rs in Godot, then libdatachannel; one process, then two" >&2
@@ -97,18 +159,22 @@ clean_runs() {
 }
 
 case $suites in
-    all | clean | lossy) ;;
-    *) echo "usage: tests/bench/run.sh [REPETITIONS] [all|clean|lossy]" >&2; exit 2 ;;
+    all | clean | lossy | frame) ;;
+    *) echo "usage: tests/bench/run.sh [REPETITIONS] [all|clean|lossy|frame]" >&2; exit 2 ;;
 esac
-[[ $suites == lossy ]] || clean_runs
-[[ $suites == clean ]] || lossy_runs
+[[ $suites == all || $suites == clean ]] && clean_runs
+[[ $suites == all || $suites == lossy ]] && lossy_runs
+[[ $suites == all || $suites == frame ]] && frame_runs
 
 export GODOT_VERSION=$("$GODOT_BIN" --headless --version 2>/dev/null | tail -n1)
 status=0
-if [[ $suites != lossy ]]; then
+if [[ $suites == all || $suites == clean ]]; then
     "$python" tests/bench/report.py "$raw/results.jsonl" tests/bench/results || status=1
 fi
-if [[ $suites != clean ]]; then
+if [[ $suites == all || $suites == lossy ]]; then
     "$python" tests/bench/lossy_report.py "$raw/results.jsonl" tests/bench/results || status=1
+fi
+if [[ $suites == all || $suites == frame ]]; then
+    "$python" tests/bench/frame_report.py "$raw/results.jsonl" tests/bench/results || status=1
 fi
 exit $status
