@@ -473,9 +473,11 @@ fn a_reader_that_resumes_gets_data_flowing_again_within_a_round_trip() {
         },
     );
 
-    // The window is closed once the sender's packets come only as probes: wait for two probes
-    // at least 700 ms apart (its RTO has backed off past the 200 ms floor), and resume just
-    // after the second.
+    // The window is closed once the sender's packets come only as probes: wait for a packet
+    // from it after at least 500 ms of silence (five round trips: its RTO has backed off past
+    // the 200 ms floor, which a sender with an open window never does), and resume just after
+    // it. Here the next probe is at least twice that away. Under qemu with both cores busy the
+    // sender was seen settling into probing about once a second, never quieter than ~550 ms.
     let from_a = |path: &Path| path.relay.stats().received_from_a;
     let mut last_probe = (from_a(&path), Instant::now());
     path.run_until(
@@ -486,9 +488,9 @@ fn a_reader_that_resumes_gets_data_flowing_again_within_a_round_trip() {
             if count == last_probe.0 {
                 return false;
             }
-            let (previous, at) = last_probe;
+            let (_, at) = last_probe;
             last_probe = (count, Instant::now());
-            at.elapsed() >= Duration::from_millis(700) && count - previous == 1
+            at.elapsed() >= Duration::from_millis(500)
         },
     );
 
@@ -498,6 +500,9 @@ fn a_reader_that_resumes_gets_data_flowing_again_within_a_round_trip() {
     let before = from_a(&path);
     let (mut received, mut after_burst) = (0u32, None);
     let (mut last_arrival, mut longest_gap) = (resumed, Duration::ZERO);
+    // Which message ended the longest wait, and when: a wait among the first ones is the
+    // plugin's or webrtc-rs's own buffers, a later one the network.
+    let mut longest_at = (0u32, Duration::ZERO);
     path.run_until(
         "data from the network after reading resumed",
         Duration::from_secs(10),
@@ -506,8 +511,11 @@ fn a_reader_that_resumes_gets_data_flowing_again_within_a_round_trip() {
                 let data = rx.get_packet().expect("packet");
                 let seq = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
                 assert_eq!(seq, received, "in order, none lost");
+                if last_arrival.elapsed() > longest_gap {
+                    longest_gap = last_arrival.elapsed();
+                    longest_at = (received, resumed.elapsed());
+                }
                 received += 1;
-                longest_gap = longest_gap.max(last_arrival.elapsed());
                 last_arrival = Instant::now();
             }
             // Twenty messages after the sender's burst began have come from the network.
@@ -519,11 +527,15 @@ fn a_reader_that_resumes_gets_data_flowing_again_within_a_round_trip() {
     );
     println!(
         "FIGURE window reopened: longest wait between two messages after the game resumed \
-         reading {longest_gap:?} (round trip {:?}; {received} messages read)",
+         reading {longest_gap:?}, before message {} at {:?} (round trip {:?}; {received} \
+         messages read)",
+        longest_at.0,
+        longest_at.1,
         ONE_WAY * 2
     );
+    // Without the window update the wait is the sender's next probe, a backed-off RTO away.
     assert!(
-        longest_gap < ONE_WAY * 2 * 4,
+        longest_gap < ONE_WAY * 2 * 4 * common::time_factor(),
         "the game waited {longest_gap:?} for data after reading again; a round trip is {:?}",
         ONE_WAY * 2
     );

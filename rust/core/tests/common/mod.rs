@@ -10,6 +10,18 @@ use webrtc_godot_core::{
 
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
+/// How much slower than this machine's native build the tests run: `CORE_TEST_TIME_FACTOR`,
+/// 1 when unset. tests/platforms/run.sh sets it where the binaries run emulated (qemu), so
+/// that a limit on a wait that includes the peers' own work (encrypting, copying) still tells
+/// a protocol stall from a slow CPU.
+pub fn time_factor() -> u32 {
+    std::env::var("CORE_TEST_TIME_FACTOR")
+        .ok()
+        .and_then(|factor| factor.parse().ok())
+        .filter(|factor| *factor >= 1)
+        .unwrap_or(1)
+}
+
 /// A config that keeps every packet on loopback and sends no multicast.
 pub fn loopback_config() -> PeerConfig {
     loopback_config_with(&[])
