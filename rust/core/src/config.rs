@@ -246,7 +246,10 @@ const PATH_OVERHEAD: u32 = 40 + 8 + 4 + 37;
 /// the first SACK that reports it missing, time-based loss detection (RACK's rule) on a later
 /// one when that SACK was lost too, and the tail-loss probe resends the last one of a burst
 /// about two round trips after it was sent; each would otherwise wait for the retransmission
-/// timer. Figures in PROFILES.md ("Loss recovery for sparse traffic").
+/// timer. When the timer does fire, such a stream has only its retransmission in flight, one
+/// packet per RTO: linear timeouts keep the RTO from doubling for the first six expiries in a
+/// row, so a few losses in a row cost a few RTOs instead of seconds of back-off (Linux offers
+/// the same for thin TCP streams). Figures in PROFILES.md ("Loss recovery for sparse traffic").
 fn sctp_timers() -> rtc::sctp::TimerConfig {
     rtc::sctp::TimerConfig {
         rto_initial_ms: 500,
@@ -256,6 +259,7 @@ fn sctp_timers() -> rtc::sctp::TimerConfig {
         early_retransmit: true,
         tail_loss_probe: true,
         time_based_loss_detection: true,
+        thin_stream_linear_timeouts: true,
         ..rtc::sctp::TimerConfig::default()
     }
 }

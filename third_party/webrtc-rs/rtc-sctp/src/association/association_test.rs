@@ -2143,3 +2143,57 @@ fn test_time_based_loss_detection_repairs_when_the_first_sack_was_lost() -> Resu
     }
     Ok(())
 }
+
+/// Linear timeouts for a thin stream: one 200-byte message whose every retransmission is lost.
+/// With the setting on, the RTO stays at 200 ms for the first six T3-rtx expiries and doubles
+/// from the seventh; off, as by default, it doubles at every expiry (RFC 9260 §6.3.3 E2). With
+/// more than one MTU outstanding the setting changes nothing.
+#[test]
+fn test_thin_stream_linear_timeouts_keep_the_rto_for_six_expiries() -> Result<()> {
+    for (linear, messages) in [(false, 1), (true, 1), (true, 8)] {
+        let mut a = timed_test_association();
+        a.rwnd = 1 << 20;
+        a.cwnd = 1 << 20;
+        a.thin_stream_linear_timeouts = linear;
+        a.rto_mgr.set_rto(200, false);
+        // Eight expiries without the association giving up (five by default).
+        a.timers = TimerTable::new(timer::TimerConfig {
+            max_t3_rtx_retrans: 8,
+            ..timer::TimerConfig::default()
+        });
+        let ppi = PayloadProtocolIdentifier::Binary;
+        a.open_stream(1, ppi)?;
+        let mut now = Instant::now();
+        for _ in 0..messages {
+            a.stream(1)?
+                .write_sctp(now, &Bytes::from_static(&[1u8; 200]), ppi)?;
+        }
+        a.gather_outbound(now);
+        let thin = linear && messages * 200 <= a.mtu as usize;
+        let mut rtos = Vec::new();
+        for _ in 0..8 {
+            now = a.timers.get(Timer::T3RTX).expect("T3-rtx armed");
+            a.handle_timeout(now);
+            assert!(
+                !transmitted_data(&a.gather_outbound(now).0).is_empty(),
+                "the timeout retransmits"
+            );
+            rtos.push(a.rto_mgr.get_rto());
+        }
+        let expected: Vec<u64> = (1..=8u32)
+            .map(|expiry| {
+                let doublings = if thin {
+                    expiry.saturating_sub(THIN_LINEAR_TIMEOUTS as u32)
+                } else {
+                    expiry
+                };
+                200u64 << doublings
+            })
+            .collect();
+        assert_eq!(
+            rtos, expected,
+            "linear {linear}, {messages} messages outstanding: RTO after each expiry"
+        );
+    }
+    Ok(())
+}

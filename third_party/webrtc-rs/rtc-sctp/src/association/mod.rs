@@ -44,7 +44,7 @@ use crate::{AssociationEvent, Payload, Side};
 use shared::error::{Error, Result};
 use shared::{TransportContext, TransportMessage, TransportProtocol};
 use stream::{Stream, StreamEvent, StreamId, StreamState};
-use timer::{RtoManager, Timer, TimerTable};
+use timer::{RtoManager, THIN_LINEAR_TIMEOUTS, Timer, TimerTable};
 
 use crate::association::stream::RecvSendState;
 use bytes::{Bytes, BytesMut};
@@ -241,6 +241,7 @@ pub struct Association {
     early_retransmit: bool,
     tail_loss_probe: bool,
     time_based_loss_detection: bool,
+    thin_stream_linear_timeouts: bool,
     // The latest (re)transmission time of any chunk the peer acknowledged (RACK.xmit_ts).
     newest_acked_sent: Option<Instant>,
     // Whether the tail-loss probe already resent a chunk since DATA was last sent or the
@@ -345,6 +346,7 @@ impl Default for Association {
             early_retransmit: false,
             tail_loss_probe: false,
             time_based_loss_detection: false,
+            thin_stream_linear_timeouts: false,
             newest_acked_sent: None,
             probe_sent: false,
             fast_recover_exit_point: 0,
@@ -429,6 +431,7 @@ impl Association {
             early_retransmit: config.timer_config().early_retransmit,
             tail_loss_probe: config.timer_config().tail_loss_probe,
             time_based_loss_detection: config.timer_config().time_based_loss_detection,
+            thin_stream_linear_timeouts: config.timer_config().thin_stream_linear_timeouts,
             newest_acked_sent: None,
             probe_sent: false,
 
@@ -3524,7 +3527,12 @@ impl Association {
 
             Timer::T3RTX => {
                 self.stats.inc_t3timeouts();
-                self.rto_mgr.backoff();
+                let thin = self.thin_stream_linear_timeouts
+                    && n_rtos <= THIN_LINEAR_TIMEOUTS
+                    && self.inflight_queue.get_num_bytes() <= self.mtu as usize;
+                if !thin {
+                    self.rto_mgr.backoff();
+                }
                 // Refresh before C2 or mark_all_to_retrasmit reads abandoned().
                 if let Err(err) =
                     self.abandon_unretransmittable_messages(now, ChunkPayloadData::is_outstanding)

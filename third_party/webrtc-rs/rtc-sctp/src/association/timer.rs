@@ -59,7 +59,19 @@ pub struct TimerConfig {
     /// first SACK after a loss was itself lost then still repairs it on the next SACK instead of at
     /// the T3-rtx timer. Off by default.
     pub time_based_loss_detection: bool,
+    /// Linear timeouts for thin streams (as Linux's `tcp_thin_linear_timeouts` does for TCP):
+    /// when the T3-rtx timer expires with no more than one MTU of DATA outstanding, the RTO is
+    /// not doubled for the first [`THIN_LINEAR_TIMEOUTS`] expiries in a row; after them it backs
+    /// off as usual. A sparse stream has nothing but its retransmission in flight after a
+    /// timeout, one packet per RTO, so a few losses in a row (Wi-Fi drops packets in runs) would
+    /// otherwise stretch into seconds of 200, 400, 800, 1600 ms waits with the stream stalled
+    /// behind them; a flow of one packet per RTO cannot congest the path. Off by default.
+    pub thin_stream_linear_timeouts: bool,
 }
+
+/// How many T3-rtx expiries in a row keep the RTO as it was under
+/// [`TimerConfig::thin_stream_linear_timeouts`] (Linux's TCP_THIN_LINEAR_RETRIES).
+pub(crate) const THIN_LINEAR_TIMEOUTS: usize = 6;
 
 impl Default for TimerConfig {
     fn default() -> Self {
@@ -77,6 +89,7 @@ impl Default for TimerConfig {
             early_retransmit: false,
             tail_loss_probe: false,
             time_based_loss_detection: false,
+            thin_stream_linear_timeouts: false,
         }
     }
 }
