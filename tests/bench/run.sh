@@ -8,8 +8,10 @@
 # busy, and a dedicated server's cost per client with 8, 32 and 128 clients in a second process,
 # beside webrtc-native when its Linux build is found (WEBRTC_NATIVE_DIR, by default
 # ../shared/anchors/webrtc-native-1.2.1 beside the checkout); it writes FRAME.md.
-#   tests/bench/run.sh [REPETITIONS] [all|clean|lossy|frame]   (default 5 all; lossy and frame
-#                                                               use at most 3)
+#   tests/bench/run.sh [REPETITIONS] [all|clean|lossy|bursty|frame]   (default 5 all; lossy,
+#                                   bursty and frame use at most 3; bursty: the lossy suite's
+#                                   game rows with losses in runs alone, reported beside its raw
+#                                   results in tests/results/bench)
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 source "$repo/tools/host-target.sh"
@@ -57,13 +59,22 @@ bench_pair() {
         - "${program[@]}" --suite=remote 2>&1 | record "$2"
 }
 
-# lossy_runs: every stack through the relay at every loss level and delay, alternating stacks
-# within a repetition, each repetition with its own seed (the same for both stacks).
+# lossy_runs [GAME_LOSSES...]: every stack through the relay at every loss level and delay,
+# alternating stacks within a repetition, each repetition with its own seed (the same for both
+# stacks). With GAME_LOSSES, only the game pattern at those (the bursty suite).
 lossy_runs() {
     local lossy_reps=$((reps < 3 ? reps : 3)) rep loss delay stack
+    # The game pattern at the loss rates of Wi-Fi and mobile links, then 3 % in runs of 2-5 (as
+    # Wi-Fi drops packets).
+    local game_losses=(0.005 0.01 0.03 0.05 0.03/2-5) bulk=1
+    if (($#)); then
+        game_losses=("$@")
+        bulk=0
+    fi
     for ((rep = 1; rep <= lossy_reps; rep++)); do
-        echo "lossy repetition $rep of $lossy_reps: 16 KiB bulk, then the game pattern" >&2
+        echo "lossy repetition $rep of $lossy_reps" >&2
         for delay in 10 50; do
+            ((bulk)) || break
             for loss in 0 0.005 0.01 0.03 0.1; do
                 for stack in godot ldc; do
                     bench "$stack" "$rep" --suite=lossy --pattern=bulk --relay="$relay" \
@@ -71,10 +82,8 @@ lossy_runs() {
                 done
             done
         done
-        # The game pattern at the loss rates of Wi-Fi and mobile links, then 3 % in runs of 2-5
-        # (as Wi-Fi drops packets).
         for delay in 10 50; do
-            for loss in 0.005 0.01 0.03 0.05 0.03/2-5; do
+            for loss in "${game_losses[@]}"; do
                 local burst=()
                 [[ $loss == */* ]] && burst=(--burst="${loss#*/}")
                 for stack in godot ldc; do
@@ -159,11 +168,12 @@ clean_runs() {
 }
 
 case $suites in
-    all | clean | lossy | frame) ;;
-    *) echo "usage: tests/bench/run.sh [REPETITIONS] [all|clean|lossy|frame]" >&2; exit 2 ;;
+    all | clean | lossy | bursty | frame) ;;
+    *) echo "usage: tests/bench/run.sh [REPETITIONS] [all|clean|lossy|bursty|frame]" >&2; exit 2 ;;
 esac
 [[ $suites == all || $suites == clean ]] && clean_runs
 [[ $suites == all || $suites == lossy ]] && lossy_runs
+[[ $suites == bursty ]] && lossy_runs 0.03/2-5
 [[ $suites == all || $suites == frame ]] && frame_runs
 
 export GODOT_VERSION=$("$GODOT_BIN" --headless --version 2>/dev/null | tail -n1)
@@ -173,6 +183,10 @@ if [[ $suites == all || $suites == clean ]]; then
 fi
 if [[ $suites == all || $suites == lossy ]]; then
     "$python" tests/bench/lossy_report.py "$raw/results.jsonl" tests/bench/results || status=1
+fi
+if [[ $suites == bursty ]]; then
+    # Only the bursty game rows: their tables go beside the raw results, for LOSSY.md by hand.
+    "$python" tests/bench/lossy_report.py "$raw/results.jsonl" "$raw" || status=1
 fi
 if [[ $suites == all || $suites == frame ]]; then
     "$python" tests/bench/frame_report.py "$raw/results.jsonl" tests/bench/results || status=1
