@@ -117,7 +117,8 @@ def game_table(values, conditions, delay):
 
 def chart(values, losses, delays, game_conditions, path: Path):
     fig, axes = plt.subplots(1, len(delays) + 1, figsize=(4.2 * (len(delays) + 2), 3.8),
-                             gridspec_kw={"width_ratios": [1] * len(delays) + [2]})
+                             gridspec_kw={"width_ratios": [1] * len(delays) + [2]}, squeeze=False)
+    axes = axes[0]
     for axis, delay in zip(axes, delays):
         for stack, label, color in ((OURS, "ours", "#478cbf"), (THEIRS, "libdatachannel", "#999999")):
             points = [(loss * 100, describe(values.get((stack, "lossy_kb_s", "bulk", loss, delay, None, None), []))[0])
@@ -168,7 +169,7 @@ def main() -> int:
     # Each delay's uniform losses in order, then its runs.
     game_conditions = sorted(game, key=lambda c: (c[0], c[2] is not None, c[1]))
     game_delays = sorted({delay for delay, _, _ in game})
-    reps = max((len(v) for k, v in values.items() if k[0] == OURS and k[1] == "lossy_kb_s"), default=0)
+    reps = max((len(v) for k, v in values.items() if k[0] == OURS), default=0)
     lines = [
         "# Benchmark results through a lossy path",
         "",
