@@ -441,6 +441,66 @@ fn a_path_that_goes_silent_is_reported_disconnected_then_failed() {
     assert!(tx.put_packet(b"after").is_err());
 }
 
+/// A game's reliable stream through a 2.5 s outage, shorter than the time ICE takes to call
+/// the path disconnected: every message sent before, during and after it arrives, in order,
+/// soon after the path comes back. With linear timeouts for thin streams (webrtc-rs patch S13)
+/// a first version counted each 200 ms expiry towards SCTP's five retransmissions, gave up
+/// after 1.2 s and never retransmitted again: the connection stayed CONNECTED and the channel
+/// OPEN, but nothing more arrived.
+#[test]
+fn a_reliable_stream_resumes_after_a_short_outage() {
+    const INTERVAL: Duration = Duration::from_millis(50);
+    const OUTAGE: Duration = Duration::from_millis(2500);
+    let mut path = Path::new(
+        Impairment {
+            delay: Duration::from_millis(10),
+            ..Impairment::default()
+        },
+        1,
+    );
+    let (mut tx, mut rx) = path.open(&[("negotiated", Value::Bool(true)), ("id", Value::Int(6))]);
+    let total = 120u32;
+    let start = Instant::now();
+    let (mut sent, mut received) = (0u32, 0u32);
+    let (mut restored, mut resumed) = (None::<Instant>, None);
+    path.run_until(
+        "every message of the stream after the outage",
+        Duration::from_secs(30),
+        |path| {
+            let elapsed = start.elapsed();
+            if restored.is_none() && elapsed >= Duration::from_secs(1) + OUTAGE {
+                path.relay.set_silent(false);
+                restored = Some(Instant::now());
+            } else if restored.is_none() && elapsed >= Duration::from_secs(1) {
+                path.relay.set_silent(true);
+            }
+            if sent < total && elapsed >= INTERVAL * sent {
+                tx.put_packet(&message(sent, 200)).expect("send");
+                sent += 1;
+            }
+            while rx.get_available_packet_count() > 0 {
+                let data = rx.get_packet().expect("packet");
+                let seq = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
+                assert_eq!(seq, received, "in order, none lost");
+                received += 1;
+                if let Some(at) = restored {
+                    resumed.get_or_insert(at.elapsed());
+                }
+            }
+            received == total
+        },
+    );
+    let resumed = resumed.expect("messages after the outage");
+    println!(
+        "FIGURE a 2.5 s outage of a 20 Hz reliable stream: all {total} messages in order, the \
+         first {resumed:.2?} after the path came back"
+    );
+    assert_eq!(
+        path.a.peer.get_connection_state(),
+        ConnectionState::Connected
+    );
+}
+
 /// A game that stops reading fills the receive window; the sender then only probes it on its
 /// retransmission timer, backed off up to 3 s. When the game reads again the sender must hear
 /// of the open window at once (webrtc-rs patch S5), not at its next probe: the resume is timed

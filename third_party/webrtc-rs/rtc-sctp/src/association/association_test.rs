@@ -2197,3 +2197,50 @@ fn test_thin_stream_linear_timeouts_keep_the_rto_for_six_expiries() -> Result<()
     }
     Ok(())
 }
+
+/// Linear timeouts do not make the association give up sooner: the linear expiries do not count
+/// towards `max_t3_rtx_retrans`, so a thin stream whose every retransmission is lost stops
+/// retransmitting (the T3-rtx timer is no longer armed) no earlier than with the doubling.
+#[test]
+fn test_thin_stream_linear_timeouts_give_up_no_sooner() -> Result<()> {
+    let mut gave_up_after = Vec::new();
+    for linear in [false, true] {
+        let mut a = timed_test_association();
+        a.rwnd = 1 << 20;
+        a.cwnd = 1 << 20;
+        a.thin_stream_linear_timeouts = linear;
+        a.rto_mgr.set_rto(200, false);
+        let ppi = PayloadProtocolIdentifier::Binary;
+        a.open_stream(1, ppi)?;
+        let start = Instant::now();
+        a.stream(1)?
+            .write_sctp(start, &Bytes::from_static(&[1u8; 200]), ppi)?;
+        a.gather_outbound(start);
+        let (mut now, mut expiries) = (start, 0);
+        while let Some(deadline) = a.timers.get(Timer::T3RTX) {
+            now = deadline;
+            a.handle_timeout(now);
+            a.gather_outbound(now);
+            expiries += 1;
+            assert!(expiries < 100, "linear {linear}: the timer never gave up");
+        }
+        gave_up_after.push((now - start, expiries));
+    }
+    let (doubling, linear) = (gave_up_after[0], gave_up_after[1]);
+    assert_eq!(
+        doubling.1, 6,
+        "five retransmissions, then the sixth expiry gives up"
+    );
+    assert_eq!(
+        linear.1,
+        6 + THIN_LINEAR_TIMEOUTS,
+        "the linear expiries are not counted"
+    );
+    assert!(
+        linear.0 >= doubling.0,
+        "gave up after {:?} with linear timeouts, {:?} without",
+        linear.0,
+        doubling.0
+    );
+    Ok(())
+}

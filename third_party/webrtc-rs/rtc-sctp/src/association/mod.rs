@@ -3528,9 +3528,11 @@ impl Association {
             Timer::T3RTX => {
                 self.stats.inc_t3timeouts();
                 let thin = self.thin_stream_linear_timeouts
-                    && n_rtos <= THIN_LINEAR_TIMEOUTS
+                    && self.timers.forgiven_expiries(Timer::T3RTX) < THIN_LINEAR_TIMEOUTS
                     && self.inflight_queue.get_num_bytes() <= self.mtu as usize;
-                if !thin {
+                if thin {
+                    self.timers.forgive_expiry(Timer::T3RTX);
+                } else {
                     self.rto_mgr.backoff();
                 }
                 // Refresh before C2 or mark_all_to_retrasmit reads abandoned().

@@ -65,7 +65,9 @@ pub struct TimerConfig {
     /// off as usual. A sparse stream has nothing but its retransmission in flight after a
     /// timeout, one packet per RTO, so a few losses in a row (Wi-Fi drops packets in runs) would
     /// otherwise stretch into seconds of 200, 400, 800, 1600 ms waits with the stream stalled
-    /// behind them; a flow of one packet per RTO cannot congest the path. Off by default.
+    /// behind them; a flow of one packet per RTO cannot congest the path. The linear expiries
+    /// do not count towards `max_t3_rtx_retrans`, so the association gives up no sooner than
+    /// with the doubling. Off by default.
     pub thin_stream_linear_timeouts: bool,
 }
 
@@ -122,6 +124,9 @@ impl Timer {
 pub(crate) struct TimerTable {
     data: [Option<Instant>; TIMER_COUNT],
     retrans: [usize; TIMER_COUNT],
+    /// Expiries in a row that did not count towards `max_retrans` (linear timeouts of a thin
+    /// stream); reset with `retrans`.
+    forgiven: [usize; TIMER_COUNT],
     max_retrans: [usize; TIMER_COUNT],
     shutdown_interval: Option<u64>,
     reconfig_interval: Option<u64>,
@@ -149,6 +154,7 @@ impl TimerTable {
             ],
             data: [None; TIMER_COUNT],
             retrans: [0; TIMER_COUNT],
+            forgiven: [0; TIMER_COUNT],
             shutdown_interval: None,
             reconfig_interval: None,
             rto_max: time_config.rto_max_ms,
@@ -221,6 +227,18 @@ impl TimerTable {
 
     pub fn reset_retrans(&mut self, timer: Timer) {
         self.retrans[timer as usize] = 0;
+        self.forgiven[timer as usize] = 0;
+    }
+
+    /// Takes the last expiry of `timer` off its count towards `max_retrans`.
+    pub fn forgive_expiry(&mut self, timer: Timer) {
+        self.retrans[timer as usize] = self.retrans[timer as usize].saturating_sub(1);
+        self.forgiven[timer as usize] += 1;
+    }
+
+    /// How many expiries in a row of `timer` were forgiven.
+    pub fn forgiven_expiries(&self, timer: Timer) -> usize {
+        self.forgiven[timer as usize]
     }
 
     pub fn is_expired(&mut self, timer: Timer, after: Instant) -> (bool, bool, usize) {
