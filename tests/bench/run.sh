@@ -73,15 +73,16 @@ lossy_runs() {
     fi
     for ((rep = 1; rep <= lossy_reps; rep++)); do
         echo "lossy repetition $rep of $lossy_reps" >&2
-        for delay in 10 50; do
-            ((bulk)) || break
-            for loss in 0 0.005 0.01 0.03 0.1; do
-                for stack in godot ldc; do
-                    bench "$stack" "$rep" --suite=lossy --pattern=bulk --relay="$relay" \
-                        --loss="$loss" --delay="$delay" --seed="$rep" --seconds=10
+        if ((bulk)); then
+            for delay in 10 50; do
+                for loss in 0 0.005 0.01 0.03 0.1; do
+                    for stack in godot ldc; do
+                        bench "$stack" "$rep" --suite=lossy --pattern=bulk --relay="$relay" \
+                            --loss="$loss" --delay="$delay" --seed="$rep" --seconds=10
+                    done
                 done
             done
-        done
+        fi
         for delay in 10 50; do
             for loss in "${game_losses[@]}"; do
                 local burst=()

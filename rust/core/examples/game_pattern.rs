@@ -10,16 +10,15 @@
 //! With `GAME_PATTERN_LOG` set, rtc-sctp's records down to trace level go to stderr, on the
 //! same clock as the sent-at times (every packet sent, each retransmission and timeout).
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use udp_impair::{Impairment, Relay};
-use webrtc_godot_core::ChannelState;
+use udp_impair::Impairment;
+use webrtc_godot_core::Value;
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-use common::{negotiated, relay_via, Side};
+use common::Path;
 
 const RATE: u64 = 20;
 const BYTES: usize = 200;
@@ -54,30 +53,8 @@ fn main() {
         webrtc_godot_core::logging::install(print_record, true);
         log::set_max_level(log::LevelFilter::Trace);
     }
-    let relay = Relay::start(IpAddr::V4(Ipv4Addr::LOCALHOST), impairment, seed).expect("relay");
-    let for_b = relay.endpoint_for_b().expect("relay address");
-    let for_a = relay.endpoint_for_a().expect("relay address");
-    let mut a = Side::default();
-    let mut b = Side::default();
-    let mut tx = a
-        .peer
-        .create_data_channel("game", &negotiated(1))
-        .expect("channel");
-    let mut rx = b
-        .peer
-        .create_data_channel("game", &negotiated(1))
-        .expect("channel");
-    a.peer.create_offer().expect("offer");
-    let opening = Instant::now();
-    while tx.get_ready_state() != ChannelState::Open || rx.get_ready_state() != ChannelState::Open {
-        relay_via(&mut a, &mut b, Some(for_b));
-        relay_via(&mut b, &mut a, Some(for_a));
-        assert!(
-            opening.elapsed() < Duration::from_secs(30),
-            "open timed out"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    let mut path = Path::new(impairment, seed);
+    let (mut tx, mut rx) = path.open(&[("negotiated", Value::Bool(true)), ("id", Value::Int(1))]);
     let total = seconds * RATE;
     let start = Instant::now();
     let interval = Duration::from_micros(1_000_000 / RATE);
@@ -109,7 +86,7 @@ fn main() {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    let stats = relay.stats();
+    let stats = path.relay.stats();
     let mut sorted = latencies.clone();
     sorted.sort_by(f64::total_cmp);
     let quantile = |q: f64| {

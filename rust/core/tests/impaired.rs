@@ -5,93 +5,11 @@
 mod common;
 
 use std::hash::{DefaultHasher, Hasher};
-use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use common::{dict, relay_via, Side};
-use udp_impair::{HandshakeDrops, Impairment, Relay};
-use webrtc_godot_core::{Channel, ChannelOptions, ChannelState, ConnectionState, Error, Value};
-
-/// Two sides and the relay between them.
-struct Path {
-    a: Side,
-    b: Side,
-    relay: Relay,
-}
-
-impl Path {
-    fn new(impairment: Impairment, seed: u64) -> Self {
-        let relay =
-            Relay::start(IpAddr::V4(Ipv4Addr::LOCALHOST), impairment, seed).expect("relay binds");
-        Self {
-            a: Side::default(),
-            b: Side::default(),
-            relay,
-        }
-    }
-
-    /// One round of signaling: A's candidates reach B rewritten to the relay, and back.
-    fn signal(&mut self) {
-        let for_b = self.relay.endpoint_for_b().expect("relay address");
-        let for_a = self.relay.endpoint_for_a().expect("relay address");
-        relay_via(&mut self.a, &mut self.b, Some(for_b));
-        relay_via(&mut self.b, &mut self.a, Some(for_a));
-    }
-
-    /// Signals until `done` holds; panics naming `what` after `limit`.
-    fn run_until(&mut self, what: &str, limit: Duration, mut done: impl FnMut(&mut Self) -> bool) {
-        let start = Instant::now();
-        while !done(self) {
-            assert!(
-                start.elapsed() < limit,
-                "timed out after {limit:?} waiting for {what}"
-            );
-            self.signal();
-            std::thread::yield_now();
-        }
-    }
-
-    /// A negotiated channel with `options` on both sides, open.
-    fn open(&mut self, options: &[(&str, Value)]) -> (Channel, Channel) {
-        let (tx, rx) = self.start_opening(options);
-        let started = Instant::now();
-        self.run_until(
-            "channel open through the relay",
-            Duration::from_secs(30),
-            |_| is_open(&tx, &rx),
-        );
-        eprintln!("open through the relay after {:?}", started.elapsed());
-        (tx, rx)
-    }
-
-    /// Creates a negotiated channel with `options` on both sides and A's offer.
-    fn start_opening(&mut self, options: &[(&str, Value)]) -> (Channel, Channel) {
-        let options = ChannelOptions::parse(&dict(options)).expect("valid options");
-        let tx = self
-            .a
-            .peer
-            .create_data_channel("impaired", &options)
-            .expect("channel a");
-        let rx = self
-            .b
-            .peer
-            .create_data_channel("impaired", &options)
-            .expect("channel b");
-        self.a.peer.create_offer().expect("offer");
-        (tx, rx)
-    }
-}
-
-fn is_open(tx: &Channel, rx: &Channel) -> bool {
-    tx.get_ready_state() == ChannelState::Open && rx.get_ready_state() == ChannelState::Open
-}
-
-/// Deterministic payload of message `seq`, carrying its number first.
-fn message(seq: u32, size: usize) -> Vec<u8> {
-    let mut data = vec![(seq % 251) as u8; size];
-    data[..4].copy_from_slice(&seq.to_be_bytes());
-    data
-}
+use common::{is_open, number_of, numbered, Path};
+use udp_impair::{HandshakeDrops, Impairment};
+use webrtc_godot_core::{Channel, ChannelState, ConnectionState, Error, Value};
 
 /// About two minutes (figures in tests/bench/results/PROFILES.md): at 10 % loss each way a
 /// fast retransmission is itself lost one time in ten, and each of those waits for the
@@ -123,7 +41,7 @@ fn reliable_ordered_data_arrives_complete_through_loss_jitter_and_reordering() {
         Duration::from_secs(1500),
         |_| {
             while sent < COUNT && tx.get_buffered_amount() < 1 << 20 {
-                let data = message(sent, SIZE);
+                let data = numbered(sent, SIZE);
                 match tx.put_packet(&data) {
                     Ok(()) => {
                         sent_hash.write(&data);
@@ -136,7 +54,7 @@ fn reliable_ordered_data_arrives_complete_through_loss_jitter_and_reordering() {
             while rx.get_available_packet_count() > 0 {
                 let data = rx.get_packet().expect("packet");
                 assert_eq!(data.len(), SIZE, "message {received} kept its size");
-                let seq = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
+                let seq = number_of(data);
                 assert_eq!(seq, received, "messages arrive in order");
                 received_hash.write(data);
                 received += 1;
@@ -322,7 +240,7 @@ fn unreliable_channel_never_stalls_and_shows_its_loss() {
     let mut read = |rx: &mut Channel| {
         while rx.get_available_packet_count() > 0 {
             let data = rx.get_packet().expect("packet");
-            received.insert(u32::from_be_bytes([data[0], data[1], data[2], data[3]]));
+            received.insert(number_of(data));
         }
     };
     let started = Instant::now();
@@ -330,7 +248,7 @@ fn unreliable_channel_never_stalls_and_shows_its_loss() {
     path.run_until("the paced sends", Duration::from_secs(30), |_| {
         if sent < COUNT && started.elapsed() >= INTERVAL * sent {
             let call = Instant::now();
-            tx.put_packet(&message(sent, SIZE))
+            tx.put_packet(&numbered(sent, SIZE))
                 .expect("an unreliable send is never refused");
             slowest = slowest.max(call.elapsed());
             sent += 1;
@@ -475,12 +393,12 @@ fn a_reliable_stream_resumes_after_a_short_outage() {
                 path.relay.set_silent(true);
             }
             if sent < total && elapsed >= INTERVAL * sent {
-                tx.put_packet(&message(sent, 200)).expect("send");
+                tx.put_packet(&numbered(sent, 200)).expect("send");
                 sent += 1;
             }
             while rx.get_available_packet_count() > 0 {
                 let data = rx.get_packet().expect("packet");
-                let seq = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
+                let seq = number_of(data);
                 assert_eq!(seq, received, "in order, none lost");
                 received += 1;
                 if let Some(at) = restored {
@@ -523,7 +441,7 @@ fn a_reader_that_resumes_gets_data_flowing_again_within_a_round_trip() {
     path.run_until(
         "the sender to be refused",
         Duration::from_secs(60),
-        |_| match tx.put_packet(&message(sent, SIZE)) {
+        |_| match tx.put_packet(&numbered(sent, SIZE)) {
             Ok(()) => {
                 sent += 1;
                 false
@@ -569,7 +487,7 @@ fn a_reader_that_resumes_gets_data_flowing_again_within_a_round_trip() {
         |path| {
             while rx.get_available_packet_count() > 0 {
                 let data = rx.get_packet().expect("packet");
-                let seq = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
+                let seq = number_of(data);
                 assert_eq!(seq, received, "in order, none lost");
                 if last_arrival.elapsed() > longest_gap {
                     longest_gap = last_arrival.elapsed();

@@ -9,8 +9,8 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use common::{
-    dict, loopback_config_with, negotiated, open_negotiated, relay, run_until, run_until_within,
-    Side,
+    dict, loopback_config_with, negotiated, number_of, numbered, open_negotiated, relay, run_until,
+    run_until_within, Side,
 };
 use webrtc_godot_core::{ChannelOptions, ChannelState, ConnectionState, Error, PeerEvent, Value};
 
@@ -120,9 +120,7 @@ fn a_reader_that_stops_reading_pushes_back_on_the_sender_and_loses_nothing() {
             tx.get_buffered_amount(),
             rx.get_available_packet_count()
         );
-        let mut data = vec![0u8; SIZE];
-        data[..4].copy_from_slice(&sent.to_be_bytes());
-        match tx.put_packet(&data) {
+        match tx.put_packet(&numbered(sent, SIZE)) {
             Ok(()) => sent += 1,
             Err(Error::Busy(_)) => refused = true,
             Err(err) => panic!("unexpected send error: {err}"),
@@ -175,7 +173,7 @@ fn a_reader_that_stops_reading_pushes_back_on_the_sender_and_loses_nothing() {
             while rx.get_available_packet_count() > 0 {
                 let data = rx.get_packet().expect("packet");
                 assert_eq!(data.len(), SIZE);
-                let seq = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
+                let seq = number_of(data);
                 assert_eq!(seq, next, "in order, none lost");
                 next += 1;
                 longest_wait = longest_wait.max(last.elapsed());

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{open_negotiated, run_until, run_until_within, Side};
+use common::{number_of, numbered, open_negotiated, run_until, run_until_within, Side};
 use std::time::Duration;
 use webrtc_godot_core::{Channel, ChannelState};
 
@@ -20,9 +20,7 @@ const RECEIVER_HOLDS: usize = 6 << 20;
 /// buffered amount accounts for every byte the receiver cannot have taken.
 fn put_all(tx: &mut Channel) {
     for seq in 0..COUNT {
-        let mut data = vec![0u8; SIZE];
-        data[..4].copy_from_slice(&seq.to_be_bytes());
-        tx.put_packet(&data)
+        tx.put_packet(&numbered(seq, SIZE))
             .expect("below the send buffer, every put is taken");
     }
     let buffered = tx.get_buffered_amount();
@@ -47,7 +45,7 @@ fn receive_all_then_close(a: &mut Side, b: &mut Side, rx: &mut Channel) {
             while rx.get_available_packet_count() > 0 {
                 let data = rx.get_packet().expect("packet");
                 assert_eq!(data.len(), SIZE);
-                let seq = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
+                let seq = number_of(data);
                 assert_eq!(seq, next, "in order, none lost");
                 next += 1;
             }

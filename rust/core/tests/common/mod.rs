@@ -1,9 +1,12 @@
-//! Two real peers over 127.0.0.1, signaled in-process the way a Godot game does it.
+//! Two real peers over 127.0.0.1, signaled in-process the way a Godot game does it, directly or
+//! with a userspace impairment relay (`udp-impair`) as their only path.
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
+use udp_impair::{Impairment, Relay};
 use webrtc_godot_core::{
     Channel, ChannelOptions, ChannelState, Peer, PeerConfig, PeerEvent, Value,
 };
@@ -164,4 +167,96 @@ pub fn rewrite_candidate(name: &str, addr: std::net::SocketAddr) -> String {
     fields[4] = addr.ip().to_string();
     fields[5] = addr.port().to_string();
     fields.join(" ")
+}
+
+/// Message `seq` of `size` bytes (at least 4): its number first, big-endian, then filler that
+/// differs from one message to the next.
+pub fn numbered(seq: u32, size: usize) -> Vec<u8> {
+    let mut data = vec![(seq % 251) as u8; size];
+    data[..4].copy_from_slice(&seq.to_be_bytes());
+    data
+}
+
+/// The number [`numbered`] put at the start of `data`.
+pub fn number_of(data: &[u8]) -> u32 {
+    u32::from_be_bytes([data[0], data[1], data[2], data[3]])
+}
+
+/// Two sides and the relay between them.
+pub struct Path {
+    pub a: Side,
+    pub b: Side,
+    pub relay: Relay,
+}
+
+impl Path {
+    pub fn new(impairment: Impairment, seed: u64) -> Self {
+        let relay =
+            Relay::start(IpAddr::V4(Ipv4Addr::LOCALHOST), impairment, seed).expect("relay binds");
+        Self {
+            a: Side::default(),
+            b: Side::default(),
+            relay,
+        }
+    }
+
+    /// One round of signaling: A's candidates reach B rewritten to the relay, and back.
+    pub fn signal(&mut self) {
+        let for_b = self.relay.endpoint_for_b().expect("relay address");
+        let for_a = self.relay.endpoint_for_a().expect("relay address");
+        relay_via(&mut self.a, &mut self.b, Some(for_b));
+        relay_via(&mut self.b, &mut self.a, Some(for_a));
+    }
+
+    /// Signals until `done` holds; panics naming `what` after `limit`.
+    pub fn run_until(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        mut done: impl FnMut(&mut Self) -> bool,
+    ) {
+        let start = Instant::now();
+        while !done(self) {
+            assert!(
+                start.elapsed() < limit,
+                "timed out after {limit:?} waiting for {what}"
+            );
+            self.signal();
+            std::thread::yield_now();
+        }
+    }
+
+    /// A negotiated channel with `options` on both sides, open.
+    pub fn open(&mut self, options: &[(&str, Value)]) -> (Channel, Channel) {
+        let (tx, rx) = self.start_opening(options);
+        let started = Instant::now();
+        self.run_until(
+            "channel open through the relay",
+            Duration::from_secs(30),
+            |_| is_open(&tx, &rx),
+        );
+        eprintln!("open through the relay after {:?}", started.elapsed());
+        (tx, rx)
+    }
+
+    /// Creates a negotiated channel with `options` on both sides and A's offer.
+    pub fn start_opening(&mut self, options: &[(&str, Value)]) -> (Channel, Channel) {
+        let options = ChannelOptions::parse(&dict(options)).expect("valid options");
+        let tx = self
+            .a
+            .peer
+            .create_data_channel("impaired", &options)
+            .expect("channel a");
+        let rx = self
+            .b
+            .peer
+            .create_data_channel("impaired", &options)
+            .expect("channel b");
+        self.a.peer.create_offer().expect("offer");
+        (tx, rx)
+    }
+}
+
+pub fn is_open(tx: &Channel, rx: &Channel) -> bool {
+    tx.get_ready_state() == ChannelState::Open && rx.get_ready_state() == ChannelState::Open
 }
