@@ -2244,3 +2244,95 @@ fn test_thin_stream_linear_timeouts_give_up_no_sooner() -> Result<()> {
     );
     Ok(())
 }
+
+/// Sends `per_round` messages of 1000 bytes a round for `rounds` rounds, each acknowledged by one
+/// SACK `rtt` after it left: a path carrying `per_round` messages per `rtt`.
+fn bulk_rounds(
+    a: &mut Association,
+    receiver: &mut Association,
+    mut now: Instant,
+    per_round: usize,
+    rtt: Duration,
+    rounds: usize,
+) -> Result<Instant> {
+    let ppi = PayloadProtocolIdentifier::Binary;
+    for _ in 0..rounds {
+        a.rwnd = 1 << 24;
+        for _ in 0..per_round {
+            a.stream(1)?
+                .write_sctp(now, &Bytes::from_static(&[5u8; 1000]), ppi)?;
+        }
+        let sent = transmitted_data(&a.gather_outbound(now).0);
+        assert_eq!(sent.len(), per_round, "the window lets the round out");
+        for data in &sent {
+            receiver.handle_data(data)?;
+        }
+        while receiver.stream(1)?.read_sctp()?.is_some() {}
+        now += rtt;
+        a.handle_sack(&receiver.create_selective_ack_chunk(), now)?;
+    }
+    Ok(now)
+}
+
+/// With `bandwidth_estimate_on_loss` (TCP Westwood+'s loss response), a loss in a window the
+/// path carried at its smallest round trip leaves ssthresh near that window instead of half of
+/// it; when the window had doubled the round trip (a queue of this flow's own), the estimate is
+/// half the window and ssthresh is what halving gives. Off, as by default, both halve.
+#[test]
+fn test_bandwidth_estimate_on_loss_keeps_a_window_the_path_carried() -> Result<()> {
+    const RTT: Duration = Duration::from_millis(20);
+    for (estimate, queued) in [(false, false), (true, false), (false, true), (true, true)] {
+        let mut a = timed_test_association();
+        let mut receiver = timed_test_association();
+        receiver.peer_last_tsn = a.my_next_tsn.wrapping_sub(1);
+        receiver.ack_mode = AckMode::NoDelay;
+        a.bandwidth_estimate_on_loss = estimate;
+        let ppi = PayloadProtocolIdentifier::Binary;
+        a.open_stream(1, ppi)?;
+        receiver.open_stream(1, ppi)?;
+        // Two seconds at 40 messages per 20 ms round trip: 2 MB/s, a 40 kB window.
+        a.cwnd = 40_000;
+        a.ssthresh = 20_000;
+        let mut now = bulk_rounds(&mut a, &mut receiver, Instant::now(), 40, RTT, 100)?;
+        let per_round = if queued {
+            // The window doubles and so does the round trip: the same 2 MB/s, queued.
+            a.cwnd = 80_000;
+            now = bulk_rounds(&mut a, &mut receiver, now, 80, 2 * RTT, 50)?;
+            80
+        } else {
+            40
+        };
+        let cwnd = a.cwnd;
+        let halved = (cwnd / 2).max(4 * a.mtu);
+
+        // One round whose first chunk is lost: three SACKs report it missing.
+        a.rwnd = 1 << 24;
+        for _ in 0..per_round {
+            a.stream(1)?
+                .write_sctp(now, &Bytes::from_static(&[6u8; 1000]), ppi)?;
+        }
+        let sent = transmitted_data(&a.gather_outbound(now).0);
+        now += if queued { 2 * RTT } else { RTT };
+        for third in sent[1..].chunks(sent.len() / 3) {
+            for data in third {
+                receiver.handle_data(data)?;
+            }
+            a.handle_sack(&receiver.create_selective_ack_chunk(), now)?;
+        }
+        assert!(a.in_fast_recovery, "the loss was detected");
+        if estimate && !queued {
+            assert!(
+                a.ssthresh >= cwnd * 9 / 10 && a.ssthresh <= cwnd,
+                "a window the path carried is kept: ssthresh {} of cwnd {cwnd}",
+                a.ssthresh
+            );
+        } else {
+            assert_eq!(
+                a.ssthresh, halved,
+                "estimate {estimate}, queued {queued}: cwnd {cwnd} halved"
+            );
+        }
+        assert_eq!(a.cwnd, a.ssthresh, "fast recovery starts at ssthresh");
+    }
+    Ok(())
+}

@@ -1,4 +1,5 @@
 use crate::association::{
+    path_estimate::PathEstimate,
     state::{AckMode, AckState, AssociationState},
     stats::AssociationStats,
 };
@@ -58,6 +59,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
+mod path_estimate;
 pub(crate) mod state;
 pub(crate) mod stats;
 pub(crate) mod stream;
@@ -242,6 +244,8 @@ pub struct Association {
     tail_loss_probe: bool,
     time_based_loss_detection: bool,
     thin_stream_linear_timeouts: bool,
+    bandwidth_estimate_on_loss: bool,
+    path_estimate: PathEstimate,
     // The latest (re)transmission time of any chunk the peer acknowledged (RACK.xmit_ts).
     newest_acked_sent: Option<Instant>,
     // Whether the tail-loss probe already resent a chunk since DATA was last sent or the
@@ -347,6 +351,8 @@ impl Default for Association {
             tail_loss_probe: false,
             time_based_loss_detection: false,
             thin_stream_linear_timeouts: false,
+            bandwidth_estimate_on_loss: false,
+            path_estimate: PathEstimate::default(),
             newest_acked_sent: None,
             probe_sent: false,
             fast_recover_exit_point: 0,
@@ -432,6 +438,8 @@ impl Association {
             tail_loss_probe: config.timer_config().tail_loss_probe,
             time_based_loss_detection: config.timer_config().time_based_loss_detection,
             thin_stream_linear_timeouts: config.timer_config().thin_stream_linear_timeouts,
+            bandwidth_estimate_on_loss: config.timer_config().bandwidth_estimate_on_loss,
+            path_estimate: PathEstimate::default(),
             newest_acked_sent: None,
             probe_sent: false,
 
@@ -1498,6 +1506,11 @@ impl Association {
         // Process selective ack
         let (bytes_acked_per_stream, total_bytes_acked, htna) =
             self.process_selective_ack(d, now)?;
+        self.path_estimate.on_acked(
+            now,
+            total_bytes_acked.max(0) as u64,
+            Duration::from_millis(self.rto_mgr.srtt),
+        );
 
         let mut cum_tsn_ack_point_advanced = false;
         if sna32lt(self.cumulative_tsn_ack_point, d.cumulative_tsn_ack) {
@@ -1857,6 +1870,7 @@ impl Association {
                         self.min_tsn2measure_rtt = self.my_next_tsn;
                         if let Some(since) = &c.since {
                             let rtt = now.duration_since(*since);
+                            self.path_estimate.on_rtt(rtt);
                             let srtt = self.rto_mgr.set_new_rtt(rtt.as_millis() as u64);
                             trace!(
                                 "[{}] SACK: measured-rtt={} srtt={} new-rto={}",
@@ -1913,6 +1927,7 @@ impl Association {
                             self.min_tsn2measure_rtt = self.my_next_tsn;
                             if let Some(since) = &c.since {
                                 let rtt = now.duration_since(*since);
+                                self.path_estimate.on_rtt(rtt);
                                 let srtt = self.rto_mgr.set_new_rtt(rtt.as_millis() as u64);
                                 trace!(
                                     "[{}] SACK: measured-rtt={} srtt={} new-rto={}",
@@ -2035,6 +2050,21 @@ impl Association {
         }
     }
 
+    /// The slow-start threshold after a loss: RFC 9260's max(cwnd / 2, 4 * MTU), or, with
+    /// `bandwidth_estimate_on_loss`, the path's estimated bandwidth-delay product (TCP Westwood+)
+    /// kept between that and cwnd. A window no larger than what the path delivers without
+    /// queueing did not cause the loss (a radio link drops packets at random) and is kept; a
+    /// larger one comes down to the product, but never further than halving would take it.
+    fn ssthresh_after_loss(&self) -> u32 {
+        let halved = std::cmp::max(self.cwnd / 2, 4 * self.mtu);
+        match self.path_estimate.bandwidth_delay_product() {
+            Some(bdp) if self.bandwidth_estimate_on_loss => {
+                bdp.clamp(u64::from(halved), u64::from(halved.max(self.cwnd))) as u32
+            }
+            _ => halved,
+        }
+    }
+
     fn process_fast_retransmission(
         &mut self,
         cum_tsn_ack_point: u32,
@@ -2084,7 +2114,7 @@ impl Association {
                         // used the HTNA, left recovery as soon as the first hole was repaired and
                         // halved cwnd again for each later loss of that window.
                         self.fast_recover_exit_point = self.my_next_tsn.wrapping_sub(1);
-                        self.ssthresh = std::cmp::max(self.cwnd / 2, 4 * self.mtu);
+                        self.ssthresh = self.ssthresh_after_loss();
                         self.cwnd = self.ssthresh;
                         self.partial_bytes_acked = 0;
 
@@ -3558,7 +3588,7 @@ impl Association {
                 // several round trips of slow start for its first whole message.
                 let window_probe = self.rwnd == 0 && self.window_probe_tsn.is_some();
                 if !window_probe {
-                    self.ssthresh = std::cmp::max(self.cwnd / 2, 4 * self.mtu);
+                    self.ssthresh = self.ssthresh_after_loss();
                     self.cwnd = self.mtu;
                     // The timeout ends Fast Recovery, as in usrsctp. Recovery blocks slow start,
                     // and its exit point is now the highest TSN sent, so it would hold cwnd at one

@@ -69,6 +69,16 @@ pub struct TimerConfig {
     /// do not count towards `max_t3_rtx_retrans`, so the association gives up no sooner than
     /// with the doubling. Off by default.
     pub thin_stream_linear_timeouts: bool,
+    /// The loss response of TCP Westwood+: after a fast retransmission or a T3-rtx timeout,
+    /// ssthresh becomes the path's estimated bandwidth-delay product (the rate the peer
+    /// acknowledges data at, sampled each round trip and smoothed, times the smallest RTT
+    /// measured) instead of half of cwnd, bounded by half of cwnd below and cwnd above. A window
+    /// the path carried without building a queue was not what caused the loss; on a radio link
+    /// that drops 1 % of packets at random, halving on every loss holds a transfer at about
+    /// 1.2 / sqrt(0.01) packets per round trip, whatever the link could carry. When this flow's
+    /// own queue causes the loss, the round trip has grown past the smallest one and the
+    /// product is below cwnd: the window comes down. Off by default.
+    pub bandwidth_estimate_on_loss: bool,
 }
 
 /// How many T3-rtx expiries in a row keep the RTO as it was under
@@ -92,6 +102,7 @@ impl Default for TimerConfig {
             tail_loss_probe: false,
             time_based_loss_detection: false,
             thin_stream_linear_timeouts: false,
+            bandwidth_estimate_on_loss: false,
         }
     }
 }
