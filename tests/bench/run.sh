@@ -8,10 +8,11 @@
 # busy, and a dedicated server's cost per client with 8, 32 and 128 clients in a second process,
 # beside webrtc-native when its Linux build is found (WEBRTC_NATIVE_DIR, by default
 # ../shared/anchors/webrtc-native-1.2.1 beside the checkout); it writes FRAME.md.
-#   tests/bench/run.sh [REPETITIONS] [all|clean|lossy|bursty|frame]   (default 5 all; lossy,
-#                                   bursty and frame use at most 3; bursty: the lossy suite's
-#                                   game rows with losses in runs alone, reported beside its raw
-#                                   results in tests/results/bench)
+#   tests/bench/run.sh [REPETITIONS] [all|clean|lossy|bulk|bursty|frame]   (default 5 all;
+#                                   lossy, bulk, bursty and frame use at most 3; bulk and bursty:
+#                                   the lossy suite's throughput rows, or its game rows with losses
+#                                   in runs, alone, reported beside the raw results in
+#                                   tests/results/bench)
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 source "$repo/tools/host-target.sh"
@@ -61,13 +62,16 @@ bench_pair() {
 
 # lossy_runs [GAME_LOSSES...]: every stack through the relay at every loss level and delay,
 # alternating stacks within a repetition, each repetition with its own seed (the same for both
-# stacks). With GAME_LOSSES, only the game pattern at those (the bursty suite).
+# stacks). `lossy_runs bulk`: only the throughput rows (the bulk suite); `lossy_runs
+# GAME_LOSSES...`: only the game pattern at those (the bursty suite).
 lossy_runs() {
     local lossy_reps=$((reps < 3 ? reps : 3)) rep loss delay stack
     # The game pattern at the loss rates of Wi-Fi and mobile links, then 3 % in runs of 2-5 (as
     # Wi-Fi drops packets).
     local game_losses=(0.005 0.01 0.03 0.05 0.03/2-5) bulk=1
-    if (($#)); then
+    if [[ ${1:-} == bulk ]]; then
+        game_losses=()
+    elif (($#)); then
         game_losses=("$@")
         bulk=0
     fi
@@ -84,7 +88,7 @@ lossy_runs() {
             done
         fi
         for delay in 10 50; do
-            for loss in "${game_losses[@]}"; do
+            for loss in ${game_losses[@]+"${game_losses[@]}"}; do
                 local burst=()
                 [[ $loss == */* ]] && burst=(--burst="${loss#*/}")
                 for stack in godot ldc; do
@@ -169,11 +173,12 @@ clean_runs() {
 }
 
 case $suites in
-    all | clean | lossy | bursty | frame) ;;
-    *) echo "usage: tests/bench/run.sh [REPETITIONS] [all|clean|lossy|bursty|frame]" >&2; exit 2 ;;
+    all | clean | lossy | bulk | bursty | frame) ;;
+    *) echo "usage: tests/bench/run.sh [REPETITIONS] [all|clean|lossy|bulk|bursty|frame]" >&2; exit 2 ;;
 esac
 [[ $suites == all || $suites == clean ]] && clean_runs
 [[ $suites == all || $suites == lossy ]] && lossy_runs
+[[ $suites == bulk ]] && lossy_runs bulk
 [[ $suites == bursty ]] && lossy_runs 0.03/2-5
 [[ $suites == all || $suites == frame ]] && frame_runs
 
@@ -185,8 +190,9 @@ fi
 if [[ $suites == all || $suites == lossy ]]; then
     "$python" tests/bench/lossy_report.py "$raw/results.jsonl" tests/bench/results || status=1
 fi
-if [[ $suites == bursty ]]; then
-    # Only the bursty game rows: their tables go beside the raw results, for LOSSY.md by hand.
+if [[ $suites == bulk || $suites == bursty ]]; then
+    # Only the throughput or the bursty game rows: their tables go beside the raw results, for
+    # LOSSY.md by hand.
     "$python" tests/bench/lossy_report.py "$raw/results.jsonl" "$raw" || status=1
 fi
 if [[ $suites == all || $suites == frame ]]; then
