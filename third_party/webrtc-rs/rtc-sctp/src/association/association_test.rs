@@ -2336,3 +2336,48 @@ fn test_bandwidth_estimate_on_loss_keeps_a_window_the_path_carried() -> Result<(
     }
     Ok(())
 }
+
+/// RFC 9260 §7.2.4 step 4: fast-retransmitting the first outstanding chunk restarts the T3-rtx
+/// timer, so the retransmission has a whole RTO to be acknowledged. Without the restart the
+/// timer kept the deadline set when the chunk was first sent and, at loss rates where a
+/// retransmission is itself lost now and then, expired about one round trip after the
+/// retransmission: the window fell to one packet for nothing.
+#[test]
+fn test_fast_retransmitting_the_first_outstanding_chunk_restarts_t3() -> Result<()> {
+    let mut a = timed_test_association();
+    let mut receiver = timed_test_association();
+    receiver.peer_last_tsn = a.my_next_tsn.wrapping_sub(1);
+    receiver.ack_mode = AckMode::NoDelay;
+    a.rwnd = 1 << 20;
+    a.cwnd = 1 << 20;
+    let ppi = PayloadProtocolIdentifier::Binary;
+    a.open_stream(1, ppi)?;
+    receiver.open_stream(1, ppi)?;
+    let start = Instant::now();
+    for _ in 0..5 {
+        a.stream(1)?
+            .write_sctp(start, &Bytes::from_static(&[7u8; 1000]), ppi)?;
+    }
+    let sent = transmitted_data(&a.gather_outbound(start).0);
+    assert_eq!(sent.len(), 5, "five messages, five chunks");
+    let rto = Duration::from_millis(a.rto_mgr.get_rto());
+    assert_eq!(a.timers.get(Timer::T3RTX), Some(start + rto));
+
+    // The first chunk is lost; the SACKs for the other four report it missing.
+    let later = start + rto * 3 / 5;
+    for data in &sent[1..] {
+        receiver.handle_data(data)?;
+        a.handle_sack(&receiver.create_selective_ack_chunk(), later)?;
+    }
+    let resent = transmitted_data(&a.gather_outbound(later).0);
+    assert!(
+        resent.iter().any(|c| c.tsn == sent[0].tsn),
+        "the lost chunk is fast-retransmitted"
+    );
+    assert_eq!(
+        a.timers.get(Timer::T3RTX),
+        Some(later + rto),
+        "T3-rtx runs a whole RTO from the retransmission"
+    );
+    Ok(())
+}

@@ -2648,6 +2648,22 @@ impl Association {
                 i += 1;
             }
 
+            // RFC 9260 sec 7.2.4 step 4: retransmitting the first outstanding chunk restarts the
+            // T3-rtx timer, which otherwise expires about one RTO after the last SACK that moved
+            // the cumulative ack, often before this retransmission can be acknowledged. A
+            // deadline already due is left for timeout processing.
+            let earliest_outstanding = self.inflight_queue.sorted.iter().copied().find(|tsn| {
+                self.inflight_queue
+                    .get(*tsn)
+                    .is_some_and(ChunkPayloadData::is_outstanding)
+            });
+            if to_fast_retrans.first().map(|c| c.tsn) == earliest_outstanding
+                && earliest_outstanding.is_some()
+                && self.timers.get(Timer::T3RTX).is_some_and(|due| due > now)
+            {
+                self.timers.start(Timer::T3RTX, now, self.rto_mgr.get_rto());
+            }
+
             for chunk in &mut to_fast_retrans {
                 if let Some(c) = self.inflight_queue.get_mut(chunk.tsn) {
                     // Restarts the chunk's miss indications.
