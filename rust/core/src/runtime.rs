@@ -76,6 +76,7 @@ pub fn handle() -> Result<&'static Handle> {
         let runtime = Builder::new_multi_thread()
             .worker_threads(worker_threads())
             .thread_name(THREAD_NAME)
+            .on_thread_start(never_preempt_on_wakeup)
             .enable_all()
             .build()
             .map_err(|err| Error::failed("cannot start the WebRTC runtime", err))?;
@@ -86,6 +87,34 @@ pub fn handle() -> Result<&'static Handle> {
         _ => Err(Error::unavailable("the WebRTC runtime has been shut down")),
     }
 }
+
+/// Puts the calling runtime thread under Linux's `SCHED_BATCH` policy, whose threads never
+/// preempt the running one when they are woken.
+///
+/// `put_packet` hands its message to a task on these threads and wakes it. Under the default
+/// policy, with every core busy (a game that renders, a loaded server), the woken worker could
+/// take the game thread's core at once, and the game thread then waited out the worker's turn,
+/// milliseconds, inside `put_packet` (PROFILES.md, "The game thread's calls"). Under
+/// `SCHED_BATCH` a woken worker runs at once on an idle core, or else when the running thread's
+/// slice ends; its nice level and its share of the CPU stay as they were. If the kernel refuses
+/// (a sandbox), the thread keeps the default policy.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn never_preempt_on_wakeup() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: pid 0 is the calling thread, and `param` is a valid sched_param that outlives the
+    // call.
+    let result = unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
+    if result != 0 {
+        log::debug!(
+            "the WebRTC runtime's threads keep the default scheduling policy: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// Other systems have no policy that only turns off wakeup preemption.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn never_preempt_on_wakeup() {}
 
 /// Runs `future` to completion on the shared runtime, blocking the calling (Godot) thread.
 ///
@@ -156,5 +185,24 @@ pub fn shutdown(grace: Duration) {
     };
     if let RuntimeSlot::Running(runtime) = previous {
         runtime.shutdown_timeout(JOIN_LIMIT);
+    }
+}
+
+#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
+mod tests {
+    /// The scheduling policy of the calling thread.
+    fn policy() -> libc::c_int {
+        // SAFETY: pid 0 is the calling thread; the call reads no memory of ours.
+        unsafe { libc::sched_getscheduler(0) }
+    }
+
+    #[test]
+    fn the_workers_never_preempt_the_calling_thread_on_wakeup() {
+        let handle = super::handle().expect("runtime");
+        let worker = handle
+            .block_on(async { tokio::spawn(async { policy() }).await })
+            .expect("the task ran");
+        assert_eq!(worker, libc::SCHED_BATCH, "a worker's policy");
+        assert_eq!(policy(), libc::SCHED_OTHER, "the caller keeps its policy");
     }
 }
