@@ -1,9 +1,8 @@
 //! Reliable bulk throughput through a lossy path, without Godot: two peers of the core crate in
 //! one process, their only path the in-process `udp-impair` relay. Keeps 1 MiB of 16 KiB
-//! messages buffered on an ordered reliable channel for the given time and prints the bytes
-//! delivered per second, with the sender's congestion window on request. What the lossy
-//! benchmark's throughput rows measure through Godot, isolated so that congestion control can
-//! be studied and A/B-tested alone.
+//! messages buffered on an ordered reliable channel for the given time and prints the kilobytes
+//! delivered in each second and on average. What the lossy benchmark's throughput rows measure
+//! through Godot, isolated so that congestion control can be studied and A/B-tested alone.
 //!
 //! `cargo run --release -p webrtc-godot-core --example lossy_throughput -- LOSS DELAY_MS SEED
 //! [SECONDS] [JITTER_MS]`, e.g. `0.01 10 1 10` for 1 % loss each way and 10 ms one way.
