@@ -1830,11 +1830,7 @@ impl Association {
         let mut newly_acked_data = false;
         // Abandoned DATA can precede the earliest outstanding TSN. RFC 9260
         // 6.3.2 R3 applies to that outstanding DATA, including gap acknowledgments.
-        let earliest_outstanding = self.inflight_queue.sorted.iter().copied().find(|tsn| {
-            self.inflight_queue
-                .get(*tsn)
-                .is_some_and(ChunkPayloadData::is_outstanding)
-        });
+        let earliest_outstanding = self.inflight_queue.earliest_outstanding();
 
         // New ack point, so pop all ACKed packets from inflight_queue
         // We add 1 because the "currentAckPoint" has already been popped from the inflight queue
@@ -2652,13 +2648,9 @@ impl Association {
             // T3-rtx timer, which otherwise expires about one RTO after the last SACK that moved
             // the cumulative ack, often before this retransmission can be acknowledged. A
             // deadline already due is left for timeout processing.
-            let earliest_outstanding = self.inflight_queue.sorted.iter().copied().find(|tsn| {
-                self.inflight_queue
-                    .get(*tsn)
-                    .is_some_and(ChunkPayloadData::is_outstanding)
-            });
-            if to_fast_retrans.first().map(|c| c.tsn) == earliest_outstanding
-                && earliest_outstanding.is_some()
+            let first = to_fast_retrans.first().map(|c| c.tsn);
+            if first.is_some()
+                && first == self.inflight_queue.earliest_outstanding()
                 && self.timers.get(Timer::T3RTX).is_some_and(|due| due > now)
             {
                 self.timers.start(Timer::T3RTX, now, self.rto_mgr.get_rto());

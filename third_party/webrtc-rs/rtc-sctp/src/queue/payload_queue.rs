@@ -244,6 +244,15 @@ impl PayloadQueue {
         }
     }
 
+    /// The smallest TSN still outstanding: sent and neither acknowledged nor abandoned. Abandoned
+    /// chunks may precede it until a FORWARD TSN moves the peer past them.
+    pub(crate) fn earliest_outstanding(&self) -> Option<u32> {
+        self.sorted
+            .iter()
+            .copied()
+            .find(|tsn| self.get(*tsn).is_some_and(ChunkPayloadData::is_outstanding))
+    }
+
     pub(crate) fn get_last_tsn_received(&self) -> Option<&u32> {
         self.sorted.back()
     }
