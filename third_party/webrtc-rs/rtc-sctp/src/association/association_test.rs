@@ -2381,3 +2381,58 @@ fn test_fast_retransmitting_the_first_outstanding_chunk_restarts_t3() -> Result<
     );
     Ok(())
 }
+
+/// RFC 9260 §6.2: a SACK owed for received DATA rides in front of the next DATA sent, so a
+/// two-way exchange (a game's inputs one way, its states the other) needs no packet for its
+/// SACKs. When the SACK and the first DATA chunk do not fit in one packet together, the SACK
+/// goes first in a packet of its own.
+#[test]
+fn test_an_owed_sack_rides_with_the_next_data_sent() -> Result<()> {
+    let ppi = PayloadProtocolIdentifier::Binary;
+    let full = |a: &Association| (a.mtu - COMMON_HEADER_SIZE - DATA_CHUNK_HEADER_SIZE) as usize;
+    for (reply_len, packets) in [(Some(100), 1), (None, 2)] {
+        let mut a = timed_test_association();
+        let mut b = timed_test_association();
+        b.peer_last_tsn = a.my_next_tsn.wrapping_sub(1);
+        a.peer_last_tsn = b.my_next_tsn.wrapping_sub(1);
+        a.open_stream(1, ppi)?;
+        b.open_stream(1, ppi)?;
+        let now = Instant::now();
+        a.stream(1)?
+            .write_sctp(now, &Bytes::from_static(&[1u8; 64]), ppi)?;
+        for raw in &a.gather_outbound(now).0 {
+            b.handle_inbound(Packet::unmarshal(raw)?, now)?;
+        }
+        assert_eq!(b.ack_state, AckState::Delay, "b delays its SACK");
+        assert!(b.timers.get(Timer::Ack).is_some());
+
+        let reply = vec![2u8; reply_len.unwrap_or_else(|| full(&b))];
+        b.stream(1)?.write_sctp(now, &Bytes::from(reply), ppi)?;
+        let replies = b.gather_outbound(now).0;
+        assert_eq!(replies.len(), packets, "reply of {reply_len:?} bytes");
+        let first = Packet::unmarshal(&replies[0])?;
+        let sack = first.chunks[0]
+            .as_any()
+            .downcast_ref::<ChunkSelectiveAck>()
+            .expect("the first chunk sent is the SACK");
+        assert_eq!(sack.cumulative_tsn_ack, b.peer_last_tsn);
+        assert_eq!(transmitted_data(&replies).len(), 1, "and the reply follows");
+        assert!(replies.iter().all(|raw| raw.len() as u32 <= b.mtu));
+        assert_eq!(b.ack_state, AckState::Idle);
+        assert_eq!(
+            b.timers.get(Timer::Ack),
+            None,
+            "nothing is left for the timer"
+        );
+        assert!(
+            b.gather_outbound(now).0.is_empty(),
+            "and no SACK of its own"
+        );
+
+        for raw in &replies {
+            a.handle_inbound(Packet::unmarshal(raw)?, now)?;
+        }
+        assert!(a.inflight_queue.is_empty(), "a's DATA is acknowledged");
+    }
+    Ok(())
+}

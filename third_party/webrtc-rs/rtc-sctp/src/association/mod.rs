@@ -2498,7 +2498,12 @@ impl Association {
             self.probe_sent = false;
             self.restart_probe_timer(now);
 
-            self.bundle_data_chunks_into_packets(chunks, &mut raw_packets);
+            let sack = self.take_owed_selective_ack();
+            self.bundle_chunks_into_packets(
+                sack.as_ref().map(|c| c as &dyn Chunk),
+                chunks,
+                &mut raw_packets,
+            );
         }
 
         if !sis_to_reset.is_empty() || self.will_retransmit_reconfig {
@@ -2672,6 +2677,18 @@ impl Association {
         }
 
         raw_packets
+    }
+
+    /// RFC 9260 sec 6.2: before DATA is sent, a SACK owed for DATA received (a delayed
+    /// acknowledgement still waiting for its timer, or one due now) is created to be bundled with
+    /// it, so the peer hears of its DATA without a packet of its own.
+    fn take_owed_selective_ack(&mut self) -> Option<ChunkSelectiveAck> {
+        if self.ack_state == AckState::Idle {
+            return None;
+        }
+        self.ack_state = AckState::Idle;
+        self.timers.stop(Timer::Ack);
+        Some(self.create_selective_ack_chunk())
     }
 
     fn gather_outbound_sack_packets(&mut self, mut raw_packets: Vec<Bytes>) -> Vec<Bytes> {
@@ -3208,6 +3225,18 @@ impl Association {
         chunks: Vec<ChunkPayloadData>,
         raw_packets: &mut Vec<Bytes>,
     ) {
+        self.bundle_chunks_into_packets(None, chunks, raw_packets);
+    }
+
+    /// Packs DATA chunks into packets as [`Self::bundle_data_chunks_into_packets`] does, with
+    /// `lead` (a control chunk) in front of the first one's DATA, or alone in a packet of its
+    /// own when it and the first DATA chunk together exceed the path MTU.
+    fn bundle_chunks_into_packets(
+        &self,
+        lead: Option<&dyn Chunk>,
+        chunks: Vec<ChunkPayloadData>,
+        raw_packets: &mut Vec<Bytes>,
+    ) {
         // RFC 4960 sec 6.1.  Transmission of DATA Chunks
         //   Multiple DATA chunks committed for transmission MAY be bundled in a
         //   single packet.  Furthermore, DATA chunks being retransmitted MAY be
@@ -3238,7 +3267,10 @@ impl Association {
         let mut bundles: Vec<(usize, usize)> = Vec::new();
         let mut total_len = 0usize;
         let mut bundle_start = 0;
-        let mut bundle_len = hdr;
+        let mut bundle_len = hdr
+            + lead.map_or(0, |c| {
+                (CHUNK_HEADER_SIZE + c.value_length()).next_multiple_of(4)
+            });
         for (i, chunk) in chunks.iter().enumerate() {
             // Marshalled chunk size: header + payload, padded up to the SCTP
             // 4-byte boundary. Bundle decisions must use this wire size —
@@ -3247,9 +3279,9 @@ impl Association {
             // check at an MTU of 1191 but serialize to a 1208-byte packet).
             let wire =
                 (DATA_CHUNK_HEADER_SIZE as usize + chunk.user_data.len()).next_multiple_of(4);
-            // Close the current bundle before a chunk whose padded wire size
-            // would push the datagram past the MTU.
-            if bundle_len + wire > self.mtu as usize && i > bundle_start {
+            // Close the current bundle, unless it holds nothing yet, before a
+            // chunk whose padded wire size would push the datagram past the MTU.
+            if bundle_len + wire > self.mtu as usize && bundle_len > hdr {
                 bundles.push((bundle_start, i));
                 total_len += bundle_len;
                 bundle_start = i;
@@ -3262,10 +3294,12 @@ impl Association {
 
         // Second pass: marshal each datagram into the shared buffer.
         let mut buf = BytesMut::with_capacity(total_len);
-        for (start, end) in bundles {
+        for (k, (start, end)) in bundles.into_iter().enumerate() {
             match Packet::write_framed(
                 &common_header,
-                chunks[start..end].iter().map(|c| c as &dyn Chunk),
+                lead.filter(|_| k == 0)
+                    .into_iter()
+                    .chain(chunks[start..end].iter().map(|c| c as &dyn Chunk)),
                 &mut buf,
             ) {
                 Ok(_) => {
