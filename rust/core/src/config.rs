@@ -250,6 +250,10 @@ const PATH_OVERHEAD: u32 = 40 + 8 + 4 + 37;
 /// packet per RTO: linear timeouts keep the RTO from doubling for the first six expiries in a
 /// row, so a few losses in a row cost a few RTOs instead of seconds of back-off (Linux offers
 /// the same for thin TCP streams). Figures in PROFILES.md ("Loss recovery for sparse traffic").
+/// The peer delays its SACK for a lone packet, and a sparse stream's every message is one, so
+/// its round trip would carry that delay and the probe would come late: the message that
+/// empties the send queue asks to be acknowledged at once (RFC 7053's I bit), unless it is
+/// never retransmitted. Figures in PROFILES.md ("The tail asks for its SACK").
 ///
 /// Players' links drop packets at random (Wi-Fi, mobile), not only when a queue overflows, and
 /// halving the window at every loss held a download through 1 % loss to a few hundred KB/s
@@ -268,6 +272,7 @@ fn sctp_timers() -> rtc::sctp::TimerConfig {
         time_based_loss_detection: true,
         thin_stream_linear_timeouts: true,
         bandwidth_estimate_on_loss: true,
+        immediate_sack_for_tail: true,
         ..rtc::sctp::TimerConfig::default()
     }
 }

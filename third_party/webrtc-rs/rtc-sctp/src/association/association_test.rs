@@ -2436,3 +2436,84 @@ fn test_an_owed_sack_rides_with_the_next_data_sent() -> Result<()> {
     }
     Ok(())
 }
+
+/// `immediate_sack_for_tail`: the last chunk sent when the send queue runs dry carries RFC 7053's
+/// I bit unless it is never retransmitted, so the peer acknowledges it at once instead of after
+/// its delayed-ack time, and the tail-loss probe for it leaves out the delayed-ack allowance.
+#[test]
+fn test_immediate_sack_for_tail_asks_the_peer_not_to_delay() -> Result<()> {
+    let ppi = PayloadProtocolIdentifier::Binary;
+    for (setting, max_retransmits, asked) in [
+        (false, None, false),
+        (true, None, true),
+        (true, Some(1), true),
+        (true, Some(0), false),
+    ] {
+        let mut a = timed_test_association();
+        let mut b = timed_test_association();
+        b.peer_last_tsn = a.my_next_tsn.wrapping_sub(1);
+        a.immediate_sack_for_tail = setting;
+        a.tail_loss_probe = true;
+        a.rto_mgr.srtt = 50;
+        a.open_stream(1, ppi)?;
+        b.open_stream(1, ppi)?;
+        if let Some(n) = max_retransmits {
+            a.stream(1)?
+                .set_reliability_params(false, ReliabilityType::Rexmit, n)?;
+        }
+        let now = Instant::now();
+        for _ in 0..3 {
+            a.stream(1)?
+                .write_sctp(now, &Bytes::from_static(&[1u8; 200]), ppi)?;
+        }
+        let sent = a.gather_outbound(now).0;
+        let bits: Vec<bool> = transmitted_data(&sent)
+            .iter()
+            .map(|c| c.immediate_sack)
+            .collect();
+        let label = format!("setting {setting}, max_retransmits {max_retransmits:?}");
+        assert_eq!(bits, [false, false, asked], "{label}: only the tail asks");
+
+        for raw in &sent {
+            b.handle_inbound(Packet::unmarshal(raw)?, now)?;
+        }
+        b.ack_state = AckState::Idle;
+        b.timers.stop(Timer::Ack);
+        a.stream(1)?
+            .write_sctp(now, &Bytes::from_static(&[2u8; 200]), ppi)?;
+        let lone = a.gather_outbound(now).0;
+        assert!(a.inflight_queue.len() > 1);
+        for raw in &lone {
+            b.handle_inbound(Packet::unmarshal(raw)?, now)?;
+        }
+        assert_eq!(
+            b.ack_state,
+            if asked {
+                AckState::Immediate
+            } else {
+                AckState::Delay
+            },
+            "{label}: the peer acknowledges at once only when asked"
+        );
+
+        let mut c = timed_test_association();
+        c.immediate_sack_for_tail = setting;
+        c.tail_loss_probe = true;
+        c.rto_mgr.srtt = 50;
+        c.open_stream(1, ppi)?;
+        if let Some(n) = max_retransmits {
+            c.stream(1)?
+                .set_reliability_params(false, ReliabilityType::Rexmit, n)?;
+        }
+        c.stream(1)?
+            .write_sctp(now, &Bytes::from_static(&[3u8; 200]), ppi)?;
+        c.gather_outbound(now);
+        let allowance = if asked { 0 } else { c.timers.delayed_ack() };
+        assert_eq!(
+            c.timers.get(Timer::Probe),
+            Some(now + Duration::from_millis(2 * 50 + allowance)),
+            "{label}: the probe for a lone chunk"
+        );
+    }
+    Ok(())
+}

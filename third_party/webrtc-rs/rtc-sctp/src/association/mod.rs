@@ -245,6 +245,7 @@ pub struct Association {
     time_based_loss_detection: bool,
     thin_stream_linear_timeouts: bool,
     bandwidth_estimate_on_loss: bool,
+    immediate_sack_for_tail: bool,
     path_estimate: PathEstimate,
     // The latest (re)transmission time of any chunk the peer acknowledged (RACK.xmit_ts).
     newest_acked_sent: Option<Instant>,
@@ -352,6 +353,7 @@ impl Default for Association {
             time_based_loss_detection: false,
             thin_stream_linear_timeouts: false,
             bandwidth_estimate_on_loss: false,
+            immediate_sack_for_tail: false,
             path_estimate: PathEstimate::default(),
             newest_acked_sent: None,
             probe_sent: false,
@@ -439,6 +441,7 @@ impl Association {
             time_based_loss_detection: config.timer_config().time_based_loss_detection,
             thin_stream_linear_timeouts: config.timer_config().thin_stream_linear_timeouts,
             bandwidth_estimate_on_loss: config.timer_config().bandwidth_estimate_on_loss,
+            immediate_sack_for_tail: config.timer_config().immediate_sack_for_tail,
             path_estimate: PathEstimate::default(),
             newest_acked_sent: None,
             probe_sent: false,
@@ -3191,6 +3194,10 @@ impl Association {
                 }
             }
 
+            if self.immediate_sack_for_tail && self.pending_queue.is_empty() {
+                self.request_immediate_sack(chunks.last_mut());
+            }
+
             // the data sender can always have one DATA chunk in flight to the receiver
             if chunks.is_empty() && self.inflight_queue.is_empty() {
                 // Send zero window probe
@@ -3215,6 +3222,25 @@ impl Association {
         }
 
         (chunks, sis_to_reset)
+    }
+
+    /// Sets RFC 7053's I bit on `chunk`, the tail of what was just sent, and on its copy in the
+    /// in-flight queue (a retransmission asks again), unless it is never retransmitted: a SACK
+    /// for it could only speed up a repair that never happens.
+    fn request_immediate_sack(&mut self, chunk: Option<&mut ChunkPayloadData>) {
+        let Some(chunk) = chunk else {
+            return;
+        };
+        if matches!(
+            chunk.reliability,
+            MessageReliability::Rexmit { max_retransmits: 0 }
+        ) {
+            return;
+        }
+        chunk.immediate_sack = true;
+        if let Some(inflight) = self.inflight_queue.get_mut(chunk.tsn) {
+            inflight.immediate_sack = true;
+        }
     }
 
     /// bundle_data_chunks_into_packets packs DATA chunks into packets. It tries to bundle
@@ -3515,9 +3541,13 @@ impl Association {
         if self.probe_sent || srtt == 0 || self.inflight_queue.is_empty() {
             return;
         }
-        // RFC 8985 §7.2: with one segment in flight the peer may delay its acknowledgement.
+        // RFC 8985 §7.2: with one segment in flight the peer may delay its acknowledgement,
+        // unless that segment asked it not to (RFC 7053).
         let mut pto = 2 * srtt;
-        if self.inflight_queue.len() == 1 {
+        let asked_at_once = (self.inflight_queue.sorted.front())
+            .and_then(|tsn| self.inflight_queue.get(*tsn))
+            .is_some_and(|c| c.immediate_sack);
+        if self.inflight_queue.len() == 1 && !asked_at_once {
             pto += self.timers.delayed_ack();
         }
         let deadline = now + Duration::from_millis(pto.max(1));

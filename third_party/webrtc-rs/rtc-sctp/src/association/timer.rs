@@ -79,6 +79,16 @@ pub struct TimerConfig {
     /// own queue causes the loss, the round trip has grown past the smallest one and the
     /// product is below cwnd: the window comes down. Off by default.
     pub bandwidth_estimate_on_loss: bool,
+    /// Asks the peer to acknowledge a stream's tail at once (RFC 7053's I bit): when the send
+    /// queue is empty after a round of new DATA, the last chunk sent sets the I bit if it may be
+    /// retransmitted. A peer delays the SACK for a lone packet (`delayed_ack_ms` here, 200 ms
+    /// in many stacks), and for a sparse stream each message is such a packet, so the smoothed
+    /// round trip it measures carries that delay and the tail-loss probe, at two of them, fires
+    /// late. With the I bit the round trip is the path's, and the probe timeout leaves out the
+    /// delayed-acknowledgement allowance while such a chunk is the only one outstanding. DATA
+    /// that is never retransmitted (`max_retransmits` 0) keeps the delayed SACK, which can then
+    /// ride with this side's next DATA. Off by default.
+    pub immediate_sack_for_tail: bool,
 }
 
 /// How many T3-rtx expiries in a row keep the RTO as it was under
@@ -103,6 +113,7 @@ impl Default for TimerConfig {
             time_based_loss_detection: false,
             thin_stream_linear_timeouts: false,
             bandwidth_estimate_on_loss: false,
+            immediate_sack_for_tail: false,
         }
     }
 }
