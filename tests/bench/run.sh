@@ -8,11 +8,12 @@
 # busy, and a dedicated server's cost per client with 8, 32 and 128 clients in a second process,
 # beside webrtc-native when its Linux build is found (WEBRTC_NATIVE_DIR, by default
 # ../shared/anchors/webrtc-native-1.2.1 beside the checkout); it writes FRAME.md.
-#   tests/bench/run.sh [REPETITIONS] [all|clean|lossy|bulk|bursty|frame]   (default 5 all;
-#                                   lossy, bulk, bursty and frame use at most 3; bulk and bursty:
-#                                   the lossy suite's throughput rows, or its game rows with losses
-#                                   in runs, alone, reported beside the raw results in
-#                                   tests/results/bench)
+#   tests/bench/run.sh [REPETITIONS] [all|clean|lossy|bulk|bursty|game|frame]   (default 5 all;
+#                                   lossy, bulk, bursty, game and frame use at most 3; bulk,
+#                                   bursty and game: the lossy suite's throughput rows, its game
+#                                   rows with losses in runs, or its game rows at the targets' loss
+#                                   rates (1 and 3 %, and 3 % in runs), alone, reported beside the
+#                                   raw results in tests/results/bench)
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 source "$repo/tools/host-target.sh"
@@ -173,13 +174,14 @@ clean_runs() {
 }
 
 case $suites in
-    all | clean | lossy | bulk | bursty | frame) ;;
-    *) echo "usage: tests/bench/run.sh [REPETITIONS] [all|clean|lossy|bulk|bursty|frame]" >&2; exit 2 ;;
+    all | clean | lossy | bulk | bursty | game | frame) ;;
+    *) echo "usage: tests/bench/run.sh [REPETITIONS] [all|clean|lossy|bulk|bursty|game|frame]" >&2; exit 2 ;;
 esac
 [[ $suites == all || $suites == clean ]] && clean_runs
 [[ $suites == all || $suites == lossy ]] && lossy_runs
 [[ $suites == bulk ]] && lossy_runs bulk
 [[ $suites == bursty ]] && lossy_runs 0.03/2-5
+[[ $suites == game ]] && lossy_runs 0.01 0.03 0.03/2-5
 [[ $suites == all || $suites == frame ]] && frame_runs
 
 export GODOT_VERSION=$("$GODOT_BIN" --headless --version 2>/dev/null | tail -n1)
@@ -190,8 +192,8 @@ fi
 if [[ $suites == all || $suites == lossy ]]; then
     "$python" tests/bench/lossy_report.py "$raw/results.jsonl" tests/bench/results || status=1
 fi
-if [[ $suites == bulk || $suites == bursty ]]; then
-    # Only the throughput or the bursty game rows: their tables go beside the raw results, for
+if [[ $suites == bulk || $suites == bursty || $suites == game ]]; then
+    # Only the throughput or some of the game rows: their tables go beside the raw results, for
     # LOSSY.md by hand.
     "$python" tests/bench/lossy_report.py "$raw/results.jsonl" "$raw" || status=1
 fi
