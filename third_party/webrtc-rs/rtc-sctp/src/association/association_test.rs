@@ -2150,7 +2150,7 @@ fn test_time_based_loss_detection_repairs_when_the_first_sack_was_lost() -> Resu
 /// more than one MTU outstanding the setting changes nothing.
 #[test]
 fn test_thin_stream_linear_timeouts_keep_the_rto_for_six_expiries() -> Result<()> {
-    for (linear, messages) in [(false, 1), (true, 1), (true, 8)] {
+    for (linear, messages) in [(false, 1), (true, 1), (true, 10), (true, 20)] {
         let mut a = timed_test_association();
         a.rwnd = 1 << 20;
         a.cwnd = 1 << 20;
@@ -2169,7 +2169,7 @@ fn test_thin_stream_linear_timeouts_keep_the_rto_for_six_expiries() -> Result<()
                 .write_sctp(now, &Bytes::from_static(&[1u8; 200]), ppi)?;
         }
         a.gather_outbound(now);
-        let thin = linear && messages * 200 <= a.mtu as usize;
+        let thin = linear && messages * 200 <= THIN_STREAM_PACKETS * a.mtu as usize;
         let mut rtos = Vec::new();
         for _ in 0..8 {
             now = a.timers.get(Timer::T3RTX).expect("T3-rtx armed");

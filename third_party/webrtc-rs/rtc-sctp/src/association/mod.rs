@@ -45,7 +45,7 @@ use crate::{AssociationEvent, Payload, Side};
 use shared::error::{Error, Result};
 use shared::{TransportContext, TransportMessage, TransportProtocol};
 use stream::{Stream, StreamEvent, StreamId, StreamState};
-use timer::{RtoManager, THIN_LINEAR_TIMEOUTS, Timer, TimerTable};
+use timer::{RtoManager, THIN_LINEAR_TIMEOUTS, THIN_STREAM_PACKETS, Timer, TimerTable};
 
 use crate::association::stream::RecvSendState;
 use bytes::{Bytes, BytesMut};
@@ -3631,7 +3631,8 @@ impl Association {
                 self.stats.inc_t3timeouts();
                 let thin = self.thin_stream_linear_timeouts
                     && self.timers.forgiven_expiries(Timer::T3RTX) < THIN_LINEAR_TIMEOUTS
-                    && self.inflight_queue.get_num_bytes() <= self.mtu as usize;
+                    && self.inflight_queue.get_num_bytes()
+                        <= THIN_STREAM_PACKETS * self.mtu as usize;
                 if thin {
                     self.timers.forgive_expiry(Timer::T3RTX);
                 } else {

@@ -60,7 +60,8 @@ pub struct TimerConfig {
     /// the T3-rtx timer. Off by default.
     pub time_based_loss_detection: bool,
     /// Linear timeouts for thin streams (as Linux's `tcp_thin_linear_timeouts` does for TCP):
-    /// when the T3-rtx timer expires with no more than one MTU of DATA outstanding, the RTO is
+    /// when the T3-rtx timer expires with no more than [`THIN_STREAM_PACKETS`] full packets' worth
+    /// of DATA outstanding, the RTO is
     /// not doubled for the first [`THIN_LINEAR_TIMEOUTS`] expiries in a row; after them it backs
     /// off as usual. A sparse stream has nothing but its retransmission in flight after a
     /// timeout, one packet per RTO, so a few losses in a row (Wi-Fi drops packets in runs) would
@@ -94,6 +95,12 @@ pub struct TimerConfig {
 /// How many T3-rtx expiries in a row keep the RTO as it was under
 /// [`TimerConfig::thin_stream_linear_timeouts`] (Linux's TCP_THIN_LINEAR_RETRIES).
 pub(crate) const THIN_LINEAR_TIMEOUTS: usize = 6;
+
+/// How many full packets' worth of DATA may be outstanding for a T3-rtx expiry to count as a thin
+/// stream's under [`TimerConfig::thin_stream_linear_timeouts`]: Linux's rule for TCP is fewer than
+/// four segments in flight. A game's 200-byte messages at 20 a second and 50 ms one way leave
+/// six of them outstanding when the timer fires, just over one MTU.
+pub(crate) const THIN_STREAM_PACKETS: usize = 3;
 
 impl Default for TimerConfig {
     fn default() -> Self {
