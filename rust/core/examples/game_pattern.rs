@@ -72,6 +72,7 @@ fn main() {
             sent += 1;
             last_sent = now;
         }
+        rx.poll();
         while rx.get_available_packet_count() > 0 {
             let Ok(packet) = rx.get_packet() else { break };
             let at = u64::from_be_bytes(packet[..8].try_into().expect("8 bytes"));

@@ -48,6 +48,7 @@ fn main() {
                 break;
             }
         }
+        rx.poll();
         while rx.get_available_packet_count() > 0 {
             received += rx.get_packet().map_or(0, <[u8]>::len);
         }

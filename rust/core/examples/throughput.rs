@@ -75,6 +75,7 @@ fn main() {
             }
             sent += size;
         }
+        rx.poll();
         while rx.get_available_packet_count() > 0 {
             received += rx.get_packet().map_or(0, <[u8]>::len);
             if last.elapsed() > Duration::from_millis(20) {

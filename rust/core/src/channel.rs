@@ -5,6 +5,15 @@
 //! stops webrtc-rs from reading the channel, so SCTP flow control pushes back on the sender:
 //! a peer cannot make us buffer without bound, and nothing reliable is dropped.
 //!
+//! Packets that arrive are only counted and handed out after the next poll (the connection's or
+//! the channel's), so between two polls the engine sees every channel's queue change only as it
+//! takes packets itself. Godot's `WebRTCMultiplayerPeer` depends on that: it notes which channel
+//! holds the next packet, answers `get_packet_mode()` from that note, then takes the packet from
+//! the first channel that has one. A reliable message landing in an empty channel between the two
+//! was handed out under the unreliable mode the note named, and a game reading modes lost it
+//! (`tests/godot/tests/test_chat_stress.gd`). A closed channel hands out all it holds: its
+//! state changes without a poll, and what arrived before the close must stay readable.
+//!
 //! Sending is the mirror image: [`Channel::put_packet`] puts the message in an outbox and
 //! returns; a per-channel sender task hands it to webrtc-rs. The game thread so never waits for
 //! the connection's lock, which the network task holds while it reads, decrypts and encrypts.
@@ -50,12 +59,16 @@ pub enum WriteMode {
 struct Inbox {
     packets: VecDeque<RTCDataChannelMessage>,
     bytes: usize,
+    /// How many packets at the front the game may take: those there at the last poll.
+    released: usize,
 }
 
 pub(crate) struct ChannelShared {
     inbox: Mutex<Inbox>,
-    /// Mirror of `inbox.packets.len()`, so the per-frame count needs no lock.
+    /// Mirror of `inbox.released`, so the per-frame count needs no lock.
     available: AtomicUsize,
+    /// Mirror of `inbox.packets.len()`, so a poll with nothing new needs no lock.
+    arrived: AtomicUsize,
     state: StateCell<ChannelState>,
     /// SCTP stream id, or [`UNSET`] until the transport assigns one.
     id: AtomicU32,
@@ -68,6 +81,7 @@ impl ChannelShared {
         Self {
             inbox: Mutex::new(Inbox::default()),
             available: AtomicUsize::new(0),
+            arrived: AtomicUsize::new(0),
             state: StateCell::new(state),
             id: AtomicU32::new(id.map_or(UNSET as u32, u32::from)),
             room: Notify::new(),
@@ -96,6 +110,37 @@ impl ChannelShared {
         self.room.notify_one();
     }
 
+    /// Lets the game take every packet that has arrived so far.
+    pub(crate) fn release_packets(&self) {
+        if self.arrived.load(Ordering::Acquire) == self.available.load(Ordering::Acquire) {
+            return;
+        }
+        let mut inbox = self.inbox();
+        inbox.released = inbox.packets.len();
+        self.available.store(inbox.released, Ordering::Release);
+    }
+
+    /// Takes the oldest packet released by a poll, making room for the pump.
+    fn take_packet(&self) -> Option<RTCDataChannelMessage> {
+        let packet = {
+            let mut inbox = self.inbox();
+            if inbox.released == 0 && self.is_closed() {
+                inbox.released = inbox.packets.len();
+            }
+            if inbox.released == 0 {
+                return None;
+            }
+            let packet = inbox.packets.pop_front()?;
+            inbox.bytes -= packet.data.len();
+            inbox.released -= 1;
+            self.available.store(inbox.released, Ordering::Release);
+            self.arrived.store(inbox.packets.len(), Ordering::Release);
+            packet
+        };
+        self.room.notify_one();
+        Some(packet)
+    }
+
     /// Queues a message, waiting while the inbox is full.
     async fn deliver(&self, message: RTCDataChannelMessage) {
         loop {
@@ -108,7 +153,7 @@ impl ChannelShared {
                 if fits {
                     inbox.bytes += message.data.len();
                     inbox.packets.push_back(message);
-                    self.available.store(inbox.packets.len(), Ordering::Release);
+                    self.arrived.store(inbox.packets.len(), Ordering::Release);
                     return;
                 }
             }
@@ -314,8 +359,14 @@ impl Channel {
         self.write_mode = mode;
     }
 
-    /// Lock-free: the engine's multiplayer peer asks this for every channel every frame.
+    /// Packets that arrived by the last poll and are not taken yet; on a closed channel, every
+    /// packet left (nothing more can arrive, and what came before the close stays readable).
+    /// Lock-free while open: the engine's multiplayer peer asks this for every channel every
+    /// frame.
     pub fn get_available_packet_count(&self) -> usize {
+        if self.shared.is_closed() {
+            self.shared.release_packets();
+        }
         self.shared.available.load(Ordering::Acquire)
     }
 
@@ -324,23 +375,17 @@ impl Channel {
         self.current.as_ref().is_some_and(|packet| packet.is_string)
     }
 
+    /// Makes the packets that arrived since the last poll available. The connection's poll
+    /// does this for all its channels; this is for a channel read on its own.
+    pub fn poll(&self) {
+        self.shared.release_packets();
+    }
+
     /// Takes the next packet. The slice stays valid until the next call.
     pub fn get_packet(&mut self) -> Result<&[u8]> {
-        let next = {
-            let mut inbox = self.shared.inbox();
-            let next = inbox.packets.pop_front();
-            if let Some(packet) = &next {
-                inbox.bytes -= packet.data.len();
-            }
-            self.shared
-                .available
-                .store(inbox.packets.len(), Ordering::Release);
-            next
-        };
-        let Some(packet) = next else {
+        let Some(packet) = self.shared.take_packet() else {
             return Err(Error::unavailable("no packet available"));
         };
-        self.shared.room.notify_one();
         Ok(&self.current.insert(packet).data)
     }
 
@@ -504,4 +549,59 @@ async fn stream_id(pc: &Weak<dyn PeerConnection>, handle: usize) -> Option<u16> 
         _ => None,
     });
     id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(byte: u8) -> RTCDataChannelMessage {
+        RTCDataChannelMessage {
+            is_string: false,
+            data: BytesMut::from(&[byte][..]),
+        }
+    }
+
+    fn arrive(shared: &ChannelShared, bytes: &[u8]) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        for &byte in bytes {
+            runtime.block_on(shared.deliver(message(byte)));
+        }
+    }
+
+    #[test]
+    fn packets_that_arrive_wait_for_the_next_poll() {
+        let shared = ChannelShared::new(ChannelState::Open, Some(1));
+        arrive(&shared, &[1, 2]);
+        assert_eq!(shared.available.load(Ordering::Acquire), 0);
+        assert!(shared.take_packet().is_none(), "nothing before a poll");
+
+        shared.release_packets();
+        assert_eq!(shared.available.load(Ordering::Acquire), 2);
+        let first = shared.take_packet().expect("a released packet");
+        assert_eq!(&first.data[..], [1]);
+
+        // One arrives while the game is between polls: the count only falls as it takes.
+        arrive(&shared, &[3]);
+        assert_eq!(shared.available.load(Ordering::Acquire), 1);
+        assert_eq!(&shared.take_packet().expect("the second").data[..], [2]);
+        assert!(shared.take_packet().is_none(), "the third waits for a poll");
+
+        shared.release_packets();
+        assert_eq!(&shared.take_packet().expect("the third").data[..], [3]);
+        assert_eq!(shared.available.load(Ordering::Acquire), 0);
+        assert_eq!(shared.inbox().bytes, 0, "every byte accounted for");
+    }
+
+    #[test]
+    fn a_closed_channel_hands_out_what_came_before_the_close_without_a_poll() {
+        let shared = ChannelShared::new(ChannelState::Open, Some(1));
+        arrive(&shared, &[1, 2]);
+        shared.state.set(ChannelState::Closed);
+        assert_eq!(&shared.take_packet().expect("the first").data[..], [1]);
+        assert_eq!(&shared.take_packet().expect("the second").data[..], [2]);
+        assert!(shared.take_packet().is_none());
+    }
 }

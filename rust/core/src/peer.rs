@@ -179,6 +179,13 @@ impl PeerShared {
             .any(|channel| channel.stream_id() == Some(id) && !channel.is_closed())
     }
 
+    /// Lets the game take what arrived on each channel (see `channel.rs` for why only here).
+    fn release_packets(&self) {
+        for channel in lock(&self.channels).iter().filter_map(ChannelRef::shared) {
+            channel.release_packets();
+        }
+    }
+
     fn track(&self, channel: &Channel) {
         let mut channels = lock(&self.channels);
         channels.retain(ChannelRef::is_held);
@@ -334,6 +341,12 @@ impl Peer {
 
     pub fn get_signaling_state(&self) -> SignalingState {
         self.signaling
+    }
+
+    /// The first step of `poll()`: makes the packets that arrived on this connection's channels
+    /// since the last poll available to the game.
+    pub fn release_packets(&self) {
+        self.shared.release_packets();
     }
 
     /// Events waiting for `poll()`. Read once per poll: events queued by signal handlers during

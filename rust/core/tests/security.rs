@@ -92,6 +92,7 @@ fn a_certificate_that_does_not_match_the_fingerprint_gets_no_connection_and_no_d
         }
         std::thread::yield_now();
     }
+    cb.poll();
     assert_eq!(cb.get_available_packet_count(), 0, "no data delivered");
     assert_eq!(sent, 0, "A never had an open channel to send on");
     println!(

@@ -103,8 +103,12 @@ impl IWebRtcDataChannelExtension for RustDataChannel {
         })
     }
 
-    /// Nothing to do: packets and states arrive without polling.
+    /// Makes the packets that arrived since the last poll available, as the connection's
+    /// `poll()` does for all its channels; states change without polling.
     fn poll(&mut self) -> GodotError {
+        if let Some(channel) = self.channel.as_ref() {
+            channel.poll();
+        }
         GodotError::OK
     }
 

@@ -96,9 +96,11 @@ impl IWebRtcPeerConnectionExtension for RustPeerConnection {
         )
     }
 
-    /// Emits the queued signals. Handlers may call back into this object: no borrow of `self`
-    /// is held while a signal runs, and events queued meanwhile wait for the next poll.
+    /// Makes what arrived on the channels available, then emits the queued signals. Handlers
+    /// may call back into this object: no borrow of `self` is held while a signal runs, and
+    /// events queued meanwhile wait for the next poll.
     fn poll(&mut self) -> GodotError {
+        self.peer.release_packets();
         for _ in 0..self.peer.pending_events() {
             let Some(event) = self.peer.next_event() else {
                 break;

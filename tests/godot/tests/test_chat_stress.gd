@@ -92,6 +92,8 @@ func _play_round(h: Harness, relay_bin: String, loss: float) -> void:
 				var packet := mp.get_packet()
 				if mode == MultiplayerPeer.TRANSFER_MODE_RELIABLE:
 					_on_reliable(p, bytes_to_var(packet), latencies, problems)
+				elif packet.size() != 4:
+					problems.append("lobby %d: a reliable message read as transfer mode %d" % [p["lobby"], mode])
 		if players.all(func(p): return p["their_done"] >= 0):
 			break
 		if Time.get_ticks_msec() > drain_until:

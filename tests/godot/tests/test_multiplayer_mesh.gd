@@ -104,4 +104,46 @@ func _initialize() -> void:
 	for m in meshes:
 		m.close()
 	Harness.unlink(links)
+	await _mode_names_the_packet_taken(h)
 	h.finish()
+
+
+## WebRTCMultiplayerPeer notes which channel holds the next packet when it polls or hands one
+## out, answers get_packet_mode() from that note, and get_packet() takes from the first channel
+## holding a packet. A reliable packet that arrives while an unreliable one waits must not be
+## handed out in its place under the unreliable mode: a game reading modes (or a server relaying
+## by mode) would drop it. It becomes available at the next poll instead.
+func _mode_names_the_packet_taken(h: Harness) -> void:
+	var meshes := [WebRTCMultiplayerPeer.new(), WebRTCMultiplayerPeer.new()]
+	var pcs := [WebRTCPeerConnection.new(), WebRTCPeerConnection.new()]
+	for i in 2:
+		meshes[i].create_mesh(i + 1)
+		pcs[i].initialize(Harness.LOOPBACK)
+		meshes[i].add_peer(pcs[i], 2 - i)
+	Harness.link(pcs[0], pcs[1])
+	pcs[0].create_offer()
+	var sender: WebRTCMultiplayerPeer = meshes[0]
+	var receiver: WebRTCMultiplayerPeer = meshes[1]
+	if await h.wait_until(func(): return meshes.all(func(m): return m.get_peers().size() == 1 \
+			and m.get_peers().values()[0]["connected"]), "a mesh of two", meshes):
+		sender.set_target_peer(2)
+		sender.set_transfer_mode(MultiplayerPeer.TRANSFER_MODE_UNRELIABLE)
+		sender.put_packet("unreliable".to_utf8_buffer())
+		await h.wait_until(func(): return receiver.get_available_packet_count() == 1,
+			"the unreliable packet", meshes)
+		sender.set_transfer_mode(MultiplayerPeer.TRANSFER_MODE_RELIABLE)
+		sender.put_packet("reliable".to_utf8_buffer())
+		# Acknowledged means the receiver's SCTP has it; the receiver is not polled meanwhile.
+		var reliable_channel: WebRTCDataChannel = sender.get_peer(2)["channels"][0]
+		await h.wait_until(func(): return reliable_channel.get_buffered_amount() == 0,
+			"the reliable packet acknowledged", [sender])
+		h.eq(receiver.get_packet_mode(), MultiplayerPeer.TRANSFER_MODE_UNRELIABLE, "first mode: unreliable")
+		h.eq(receiver.get_packet().get_string_from_utf8(), "unreliable", "first packet: the unreliable one")
+		h.eq(receiver.get_available_packet_count(), 0, "the reliable packet waits for a poll")
+		await h.wait_until(func(): return receiver.get_available_packet_count() == 1,
+			"the reliable packet after a poll", [receiver])
+		h.eq(receiver.get_packet_mode(), MultiplayerPeer.TRANSFER_MODE_RELIABLE, "second mode: reliable")
+		h.eq(receiver.get_packet().get_string_from_utf8(), "reliable", "second packet: the reliable one")
+	for m in meshes:
+		m.close()
+	Harness.unlink(pcs)

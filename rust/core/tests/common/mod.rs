@@ -105,6 +105,7 @@ pub fn relay(from: &mut Side, to: &mut Side) {
 /// Like [`relay`], but tells `to` that `from` lives at `via` (a middlebox that forwards to it):
 /// every candidate's address and port are replaced, so the only path between them is `via`.
 pub fn relay_via(from: &mut Side, to: &mut Side, via: Option<std::net::SocketAddr>) {
+    from.peer.release_packets();
     for _ in 0..from.peer.pending_events() {
         let Some(event) = from.peer.next_event() else {
             break;
