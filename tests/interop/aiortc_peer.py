@@ -203,6 +203,9 @@ class Peer:
         neg.send(BINARY)
         for i in range(BULK_MESSAGES):
             inband.send(bulk_message(i))
+        # As on the Godot side: the datagrams go once the bulk has left, not in one packet
+        # behind it.
+        await until(lambda: inband.bufferedAmount == 0, 30.0)
         for i in range(LOSSY_MESSAGES):
             lossy.send(f"lossy {i}")
 

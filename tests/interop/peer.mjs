@@ -180,6 +180,8 @@ export async function runPeer(env) {
   neg.send(TEXT);
   neg.send(BINARY);
   for (let i = 0; i < BULK_MESSAGES; i++) inband.send(bulkMessage(i));
+  // As on the Godot side: the datagrams go once the bulk has left, not in one packet behind it.
+  await until(() => inband.bufferedAmount === 0, 30000);
   for (let i = 0; i < LOSSY_MESSAGES; i++) lossy.send(`lossy ${i}`);
 
   const received = await until(() => got.text && got.binary && got.bulk.length === BULK_MESSAGES, 30000);
