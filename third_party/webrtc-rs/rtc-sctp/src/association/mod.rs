@@ -3544,10 +3544,11 @@ impl Association {
         // RFC 8985 §7.2: with one segment in flight the peer may delay its acknowledgement,
         // unless that segment asked it not to (RFC 7053).
         let mut pto = 2 * srtt;
-        let asked_at_once = (self.inflight_queue.sorted.front())
-            .and_then(|tsn| self.inflight_queue.get(*tsn))
-            .is_some_and(|c| c.immediate_sack);
-        if self.inflight_queue.len() == 1 && !asked_at_once {
+        let lone_ack_may_be_delayed = self.inflight_queue.len() == 1
+            && !(self.inflight_queue.sorted.front())
+                .and_then(|tsn| self.inflight_queue.get(*tsn))
+                .is_some_and(|c| c.immediate_sack);
+        if lone_ack_may_be_delayed {
             pto += self.timers.delayed_ack();
         }
         let deadline = now + Duration::from_millis(pto.max(1));
