@@ -2333,6 +2333,11 @@ fn test_bandwidth_estimate_on_loss_keeps_a_window_the_path_carried() -> Result<(
             );
         }
         assert_eq!(a.cwnd, a.ssthresh, "fast recovery starts at ssthresh");
+        assert_eq!(
+            a.path_estimate.bandwidth_delay_product().is_some(),
+            estimate,
+            "the estimator runs only when asked"
+        );
     }
     Ok(())
 }

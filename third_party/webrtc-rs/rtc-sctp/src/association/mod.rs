@@ -1509,11 +1509,13 @@ impl Association {
         // Process selective ack
         let (bytes_acked_per_stream, total_bytes_acked, htna) =
             self.process_selective_ack(d, now)?;
-        self.path_estimate.on_acked(
-            now,
-            total_bytes_acked.max(0) as u64,
-            Duration::from_millis(self.rto_mgr.srtt),
-        );
+        if self.bandwidth_estimate_on_loss {
+            self.path_estimate.on_acked(
+                now,
+                total_bytes_acked.max(0) as u64,
+                Duration::from_millis(self.rto_mgr.srtt),
+            );
+        }
 
         let mut cum_tsn_ack_point_advanced = false;
         if sna32lt(self.cumulative_tsn_ack_point, d.cumulative_tsn_ack) {
@@ -1869,7 +1871,9 @@ impl Association {
                         self.min_tsn2measure_rtt = self.my_next_tsn;
                         if let Some(since) = &c.since {
                             let rtt = now.duration_since(*since);
-                            self.path_estimate.on_rtt(rtt);
+                            if self.bandwidth_estimate_on_loss {
+                                self.path_estimate.on_rtt(rtt);
+                            }
                             let srtt = self.rto_mgr.set_new_rtt(rtt.as_millis() as u64);
                             trace!(
                                 "[{}] SACK: measured-rtt={} srtt={} new-rto={}",
@@ -1926,7 +1930,9 @@ impl Association {
                             self.min_tsn2measure_rtt = self.my_next_tsn;
                             if let Some(since) = &c.since {
                                 let rtt = now.duration_since(*since);
-                                self.path_estimate.on_rtt(rtt);
+                                if self.bandwidth_estimate_on_loss {
+                                    self.path_estimate.on_rtt(rtt);
+                                }
                                 let srtt = self.rto_mgr.set_new_rtt(rtt.as_millis() as u64);
                                 trace!(
                                     "[{}] SACK: measured-rtt={} srtt={} new-rto={}",
