@@ -120,13 +120,19 @@ impl ChannelShared {
         self.available.store(inbox.released, Ordering::Release);
     }
 
+    /// A closed channel hands out all it holds without a poll: its state changes without one,
+    /// and what arrived before the close must stay readable.
+    fn release_if_closed(&self) {
+        if self.is_closed() {
+            self.release_packets();
+        }
+    }
+
     /// Takes the oldest packet released by a poll, making room for the pump.
     fn take_packet(&self) -> Option<RTCDataChannelMessage> {
+        self.release_if_closed();
         let packet = {
             let mut inbox = self.inbox();
-            if inbox.released == 0 && self.is_closed() {
-                inbox.released = inbox.packets.len();
-            }
             if inbox.released == 0 {
                 return None;
             }
@@ -364,9 +370,7 @@ impl Channel {
     /// Lock-free while open: the engine's multiplayer peer asks this for every channel every
     /// frame.
     pub fn get_available_packet_count(&self) -> usize {
-        if self.shared.is_closed() {
-            self.shared.release_packets();
-        }
+        self.shared.release_if_closed();
         self.shared.available.load(Ordering::Acquire)
     }
 
