@@ -61,14 +61,13 @@ pub struct TimerConfig {
     pub time_based_loss_detection: bool,
     /// Linear timeouts for thin streams (as Linux's `tcp_thin_linear_timeouts` does for TCP):
     /// when the T3-rtx timer expires with no more than [`THIN_STREAM_PACKETS`] full packets' worth
-    /// of DATA outstanding, the RTO is
-    /// not doubled for the first [`THIN_LINEAR_TIMEOUTS`] expiries in a row; after them it backs
-    /// off as usual. A sparse stream has nothing but its retransmission in flight after a
-    /// timeout, one packet per RTO, so a few losses in a row (Wi-Fi drops packets in runs) would
-    /// otherwise stretch into seconds of 200, 400, 800, 1600 ms waits with the stream stalled
-    /// behind them; a flow of one packet per RTO cannot congest the path. The linear expiries
-    /// do not count towards `max_t3_rtx_retrans`, so the association gives up no sooner than
-    /// with the doubling. Off by default.
+    /// of DATA outstanding, the RTO is not doubled for the first [`THIN_LINEAR_TIMEOUTS`] expiries
+    /// in a row; after them it backs off as usual. A sparse stream has nothing but its
+    /// retransmission in flight after a timeout, one packet per RTO, so a few losses in a row
+    /// (Wi-Fi drops packets in runs) would otherwise stretch into seconds of 200, 400, 800,
+    /// 1600 ms waits with the stream stalled behind them; a flow of one packet per RTO cannot
+    /// congest the path. The linear expiries do not count towards `max_t3_rtx_retrans`, so the
+    /// association gives up no sooner than with the doubling. Off by default.
     pub thin_stream_linear_timeouts: bool,
     /// The loss response of TCP Westwood+: after a fast retransmission or a T3-rtx timeout,
     /// ssthresh becomes the path's estimated bandwidth-delay product (the rate the peer
