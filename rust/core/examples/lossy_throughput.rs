@@ -5,7 +5,9 @@
 //! through Godot, isolated so that congestion control can be studied and A/B-tested alone.
 //!
 //! `cargo run --release -p webrtc-godot-core --example lossy_throughput -- LOSS DELAY_MS SEED
-//! [SECONDS] [JITTER_MS]`, e.g. `0.01 10 1 10` for 1 % loss each way and 10 ms one way.
+//! [SECONDS] [JITTER_MS] [RATE_KBPS]`, e.g. `0.01 10 1 10` for 1 % loss each way and 10 ms one
+//! way. With a rate the relay is also a bottleneck of that many kilobytes a second each way,
+//! whose one-second queue drops what overflows: congestion losses instead of random ones.
 
 use std::time::{Duration, Instant};
 
@@ -27,10 +29,14 @@ fn main() {
     let seed: u64 = arg(2, "1").parse().expect("SEED is a number");
     let seconds: u64 = arg(3, "10").parse().expect("SECONDS is a number");
     let jitter: u64 = arg(4, "0").parse().expect("JITTER_MS is a number");
+    let rate: Option<u64> = args
+        .get(5)
+        .map(|r| r.parse::<u64>().expect("RATE_KBPS is a number") * 1000);
     let impairment = Impairment {
         loss,
         delay: Duration::from_millis(delay),
         jitter: Duration::from_millis(jitter),
+        rate,
         ..Impairment::default()
     };
     let mut path = Path::new(impairment, seed);
@@ -60,6 +66,7 @@ fn main() {
         std::thread::yield_now();
     }
     println!("KB each second: {each_second:?}");
+    println!("relay: {}", path.relay.stats());
     println!(
         "loss {loss} delay {delay}±{jitter} ms seed {seed}: {:.0} KB/s",
         received as f64 / start.elapsed().as_secs_f64() / 1000.0

@@ -260,7 +260,11 @@ const PATH_OVERHEAD: u32 = 40 + 8 + 4 + 37;
 /// whatever the link could carry. With TCP Westwood+'s loss response the window after a loss
 /// is what the peer was seen to acknowledge in the smallest round trip (never below half, never
 /// above what it was): a window that built no queue is kept, one that did comes down as before.
-/// Figures in PROFILES.md ("Bulk through random loss").
+/// Figures in PROFILES.md ("Bulk through random loss"). On a path without a bottleneck that
+/// estimate is only what the flow itself carried, so it also takes TCP Veno's rule: a loss while
+/// the smoothed round trip stands within three packets' worth of its smallest is random and
+/// keeps four fifths of the window; a flow that queues at a bottleneck still halves. Figures in
+/// PROFILES.md ("Random loss told from congestion").
 fn sctp_timers() -> rtc::sctp::TimerConfig {
     rtc::sctp::TimerConfig {
         rto_initial_ms: 500,
@@ -273,6 +277,7 @@ fn sctp_timers() -> rtc::sctp::TimerConfig {
         thin_stream_linear_timeouts: true,
         bandwidth_estimate_on_loss: true,
         immediate_sack_for_tail: true,
+        random_loss_differentiation: true,
         ..rtc::sctp::TimerConfig::default()
     }
 }

@@ -11,10 +11,9 @@ use common::{is_open, number_of, numbered, Path};
 use udp_impair::{HandshakeDrops, Impairment};
 use webrtc_godot_core::{Channel, ChannelState, ConnectionState, Error, Value};
 
-/// About two minutes (figures in tests/bench/results/PROFILES.md): at 10 % loss each way a
-/// fast retransmission is itself lost one time in ten, and each of those waits for the
-/// retransmission timer and restarts from a one-packet window. tests/run.sh runs it in the
-/// background while the Godot suites run.
+/// About a minute (figures in tests/bench/results/PROFILES.md): at 10 % loss each way nearly
+/// every window has a loss, so the rate is set by how the window answers one. tests/run.sh runs
+/// it in the background while the Godot suites run.
 #[test]
 #[ignore = "minutes long; run by tests/run.sh in the background"]
 fn reliable_ordered_data_arrives_complete_through_loss_jitter_and_reordering() {

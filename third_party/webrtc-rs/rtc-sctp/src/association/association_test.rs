@@ -2274,6 +2274,46 @@ fn bulk_rounds(
     Ok(now)
 }
 
+/// A sender and a receiver that acknowledges every packet at once, stream 1 open on both.
+fn bulk_pair() -> Result<(Association, Association)> {
+    let mut a = timed_test_association();
+    let mut receiver = timed_test_association();
+    receiver.peer_last_tsn = a.my_next_tsn.wrapping_sub(1);
+    receiver.ack_mode = AckMode::NoDelay;
+    let ppi = PayloadProtocolIdentifier::Binary;
+    a.open_stream(1, ppi)?;
+    receiver.open_stream(1, ppi)?;
+    Ok((a, receiver))
+}
+
+/// Sends a round of `per_round` messages of 1000 bytes whose first chunk is lost; the three
+/// SACKs for the rest, `rtt` after it left, report the loss.
+fn lose_first_of_a_round(
+    a: &mut Association,
+    receiver: &mut Association,
+    now: Instant,
+    per_round: usize,
+    rtt: Duration,
+) -> Result<()> {
+    a.rwnd = 1 << 24;
+    for _ in 0..per_round {
+        a.stream(1)?.write_sctp(
+            now,
+            &Bytes::from_static(&[6u8; 1000]),
+            PayloadProtocolIdentifier::Binary,
+        )?;
+    }
+    let sent = transmitted_data(&a.gather_outbound(now).0);
+    for third in sent[1..].chunks(sent.len() / 3) {
+        for data in third {
+            receiver.handle_data(data)?;
+        }
+        a.handle_sack(&receiver.create_selective_ack_chunk(), now + rtt)?;
+    }
+    assert!(a.in_fast_recovery, "the loss was detected");
+    Ok(())
+}
+
 /// With `bandwidth_estimate_on_loss` (TCP Westwood+'s loss response), a loss in a window the
 /// path carried at its smallest round trip leaves ssthresh near that window instead of half of
 /// it; when the window had doubled the round trip (a queue of this flow's own), the estimate is
@@ -2282,14 +2322,8 @@ fn bulk_rounds(
 fn test_bandwidth_estimate_on_loss_keeps_a_window_the_path_carried() -> Result<()> {
     const RTT: Duration = Duration::from_millis(20);
     for (estimate, queued) in [(false, false), (true, false), (false, true), (true, true)] {
-        let mut a = timed_test_association();
-        let mut receiver = timed_test_association();
-        receiver.peer_last_tsn = a.my_next_tsn.wrapping_sub(1);
-        receiver.ack_mode = AckMode::NoDelay;
+        let (mut a, mut receiver) = bulk_pair()?;
         a.bandwidth_estimate_on_loss = estimate;
-        let ppi = PayloadProtocolIdentifier::Binary;
-        a.open_stream(1, ppi)?;
-        receiver.open_stream(1, ppi)?;
         // Two seconds at 40 messages per 20 ms round trip: 2 MB/s, a 40 kB window.
         a.cwnd = 40_000;
         a.ssthresh = 20_000;
@@ -2304,22 +2338,13 @@ fn test_bandwidth_estimate_on_loss_keeps_a_window_the_path_carried() -> Result<(
         };
         let cwnd = a.cwnd;
         let halved = (cwnd / 2).max(4 * a.mtu);
-
-        // One round whose first chunk is lost: three SACKs report it missing.
-        a.rwnd = 1 << 24;
-        for _ in 0..per_round {
-            a.stream(1)?
-                .write_sctp(now, &Bytes::from_static(&[6u8; 1000]), ppi)?;
-        }
-        let sent = transmitted_data(&a.gather_outbound(now).0);
-        now += if queued { 2 * RTT } else { RTT };
-        for third in sent[1..].chunks(sent.len() / 3) {
-            for data in third {
-                receiver.handle_data(data)?;
-            }
-            a.handle_sack(&receiver.create_selective_ack_chunk(), now)?;
-        }
-        assert!(a.in_fast_recovery, "the loss was detected");
+        lose_first_of_a_round(
+            &mut a,
+            &mut receiver,
+            now,
+            per_round,
+            if queued { 2 * RTT } else { RTT },
+        )?;
         if estimate && !queued {
             assert!(
                 a.ssthresh >= cwnd * 9 / 10 && a.ssthresh <= cwnd,
@@ -2518,6 +2543,50 @@ fn test_immediate_sack_for_tail_asks_the_peer_not_to_delay() -> Result<()> {
             c.timers.get(Timer::Probe),
             Some(now + Duration::from_millis(2 * 50 + allowance)),
             "{label}: the probe for a lone chunk"
+        );
+    }
+    Ok(())
+}
+
+/// With `random_loss_differentiation` (TCP Veno's rule), a loss while the round trip stands at
+/// its smallest (no queue of this flow's own) leaves ssthresh at four fifths of cwnd; once the
+/// window has doubled the round trip (a queue of 40 packets), the loss halves cwnd as without
+/// the setting.
+#[test]
+fn test_random_loss_differentiation_keeps_four_fifths_without_a_queue() -> Result<()> {
+    const RTT: Duration = Duration::from_millis(20);
+    for (differentiate, queued) in [(false, false), (true, false), (true, true)] {
+        let (mut a, mut receiver) = bulk_pair()?;
+        a.random_loss_differentiation = differentiate;
+        // The queue is read from the smoothed RTT, so the RTO manager has to measure.
+        a.rto_mgr.set_rto(1000, false);
+        // Two seconds at 40 messages per 20 ms round trip: 2 MB/s, a 40 kB window.
+        a.cwnd = 40_000;
+        a.ssthresh = 20_000;
+        let mut now = bulk_rounds(&mut a, &mut receiver, Instant::now(), 40, RTT, 100)?;
+        let (per_round, rtt) = if queued {
+            a.cwnd = 80_000;
+            now = bulk_rounds(&mut a, &mut receiver, now, 80, 2 * RTT, 50)?;
+            (80, 2 * RTT)
+        } else {
+            (40, RTT)
+        };
+        let cwnd = a.cwnd;
+        lose_first_of_a_round(&mut a, &mut receiver, now, per_round, rtt)?;
+        let expected = if differentiate && !queued {
+            cwnd * 4 / 5
+        } else {
+            cwnd / 2
+        };
+        assert_eq!(
+            a.ssthresh, expected,
+            "differentiate {differentiate}, queued {queued}: cwnd {cwnd}"
+        );
+        assert_eq!(a.cwnd, a.ssthresh, "fast recovery starts at ssthresh");
+        assert_eq!(
+            a.path_estimate.queued_bytes(RTT).is_some(),
+            differentiate,
+            "the estimator runs only when asked"
         );
     }
     Ok(())

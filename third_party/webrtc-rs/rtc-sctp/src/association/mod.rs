@@ -45,7 +45,10 @@ use crate::{AssociationEvent, Payload, Side};
 use shared::error::{Error, Result};
 use shared::{TransportContext, TransportMessage, TransportProtocol};
 use stream::{Stream, StreamEvent, StreamId, StreamState};
-use timer::{RtoManager, THIN_LINEAR_TIMEOUTS, THIN_STREAM_PACKETS, Timer, TimerTable};
+use timer::{
+    RANDOM_LOSS_QUEUE_PACKETS, RtoManager, THIN_LINEAR_TIMEOUTS, THIN_STREAM_PACKETS, Timer,
+    TimerTable,
+};
 
 use crate::association::stream::RecvSendState;
 use bytes::{Bytes, BytesMut};
@@ -246,6 +249,7 @@ pub struct Association {
     thin_stream_linear_timeouts: bool,
     bandwidth_estimate_on_loss: bool,
     immediate_sack_for_tail: bool,
+    random_loss_differentiation: bool,
     path_estimate: PathEstimate,
     // The latest (re)transmission time of any chunk the peer acknowledged (RACK.xmit_ts).
     newest_acked_sent: Option<Instant>,
@@ -354,6 +358,7 @@ impl Default for Association {
             thin_stream_linear_timeouts: false,
             bandwidth_estimate_on_loss: false,
             immediate_sack_for_tail: false,
+            random_loss_differentiation: false,
             path_estimate: PathEstimate::default(),
             newest_acked_sent: None,
             probe_sent: false,
@@ -442,6 +447,7 @@ impl Association {
             thin_stream_linear_timeouts: config.timer_config().thin_stream_linear_timeouts,
             bandwidth_estimate_on_loss: config.timer_config().bandwidth_estimate_on_loss,
             immediate_sack_for_tail: config.timer_config().immediate_sack_for_tail,
+            random_loss_differentiation: config.timer_config().random_loss_differentiation,
             path_estimate: PathEstimate::default(),
             newest_acked_sent: None,
             probe_sent: false,
@@ -1509,7 +1515,7 @@ impl Association {
         // Process selective ack
         let (bytes_acked_per_stream, total_bytes_acked, htna) =
             self.process_selective_ack(d, now)?;
-        if self.bandwidth_estimate_on_loss {
+        if self.estimates_path() {
             self.path_estimate.on_acked(
                 now,
                 total_bytes_acked.max(0) as u64,
@@ -1871,10 +1877,10 @@ impl Association {
                         self.min_tsn2measure_rtt = self.my_next_tsn;
                         if let Some(since) = &c.since {
                             let rtt = now.duration_since(*since);
-                            if self.bandwidth_estimate_on_loss {
-                                self.path_estimate.on_rtt(rtt);
-                            }
                             let srtt = self.rto_mgr.set_new_rtt(rtt.as_millis() as u64);
+                            if self.estimates_path() {
+                                self.path_estimate.on_rtt(rtt, Duration::from_millis(srtt));
+                            }
                             trace!(
                                 "[{}] SACK: measured-rtt={} srtt={} new-rto={}",
                                 self.side,
@@ -1930,10 +1936,10 @@ impl Association {
                             self.min_tsn2measure_rtt = self.my_next_tsn;
                             if let Some(since) = &c.since {
                                 let rtt = now.duration_since(*since);
-                                if self.bandwidth_estimate_on_loss {
-                                    self.path_estimate.on_rtt(rtt);
-                                }
                                 let srtt = self.rto_mgr.set_new_rtt(rtt.as_millis() as u64);
+                                if self.estimates_path() {
+                                    self.path_estimate.on_rtt(rtt, Duration::from_millis(srtt));
+                                }
                                 trace!(
                                     "[{}] SACK: measured-rtt={} srtt={} new-rto={}",
                                     self.side,
@@ -2055,19 +2061,42 @@ impl Association {
         }
     }
 
-    /// The slow-start threshold after a loss: RFC 9260's max(cwnd / 2, 4 * MTU), or, with
-    /// `bandwidth_estimate_on_loss`, the path's estimated bandwidth-delay product (TCP Westwood+)
-    /// kept between that and cwnd. A window no larger than what the path delivers without
-    /// queueing did not cause the loss (a radio link drops packets at random) and is kept; a
-    /// larger one comes down to the product, but never further than halving would take it.
+    /// The slow-start threshold after a loss: RFC 9260's max(cwnd / 2, 4 * MTU), four fifths of
+    /// cwnd instead of half when `random_loss_differentiation` takes the loss as random, or,
+    /// with `bandwidth_estimate_on_loss`, the path's estimated bandwidth-delay product (TCP
+    /// Westwood+) kept between that and cwnd. A window no larger than what the path delivers
+    /// without queueing did not cause the loss (a radio link drops packets at random) and is
+    /// kept; a larger one comes down to the product, but never further than the rule without
+    /// it would take it.
     fn ssthresh_after_loss(&self) -> u32 {
-        let halved = std::cmp::max(self.cwnd / 2, 4 * self.mtu);
+        let kept = if self.loss_looks_random() {
+            (u64::from(self.cwnd) * 4 / 5) as u32
+        } else {
+            self.cwnd / 2
+        };
+        let reduced = std::cmp::max(kept, 4 * self.mtu);
         match self.path_estimate.bandwidth_delay_product() {
             Some(bdp) if self.bandwidth_estimate_on_loss => {
-                bdp.clamp(u64::from(halved), u64::from(halved.max(self.cwnd))) as u32
+                bdp.clamp(u64::from(reduced), u64::from(reduced.max(self.cwnd))) as u32
             }
-            _ => halved,
+            _ => reduced,
         }
+    }
+
+    /// Whether the path estimator runs: only a setting that reads it pays for it.
+    fn estimates_path(&self) -> bool {
+        self.bandwidth_estimate_on_loss || self.random_loss_differentiation
+    }
+
+    /// With `random_loss_differentiation`, whether this flow kept fewer than
+    /// [`RANDOM_LOSS_QUEUE_PACKETS`] full packets queued on the path when the loss was found
+    /// (TCP Veno's rule): then its own queue did not cause it.
+    fn loss_looks_random(&self) -> bool {
+        self.random_loss_differentiation
+            && self
+                .path_estimate
+                .queued_bytes(Duration::from_millis(self.rto_mgr.srtt))
+                .is_some_and(|queued| queued < RANDOM_LOSS_QUEUE_PACKETS * u64::from(self.mtu))
     }
 
     fn process_fast_retransmission(

@@ -12,9 +12,15 @@ const MIN_SAMPLE_INTERVAL: Duration = Duration::from_millis(50);
 /// was not caused by this flow's own queue, as with the random losses of a radio link), while a
 /// window well above it did; `Association::ssthresh_after_loss` reduces to it instead of
 /// halving blindly.
+///
+/// It also estimates how many bytes this flow keeps queued on the path, as TCP Veno does: the
+/// rate times how far the smoothed round trip stands above the smallest smoothed round trip
+/// seen. Jitter moves single RTT samples by as much as a queue would, but hardly their smoothed
+/// value; a queue this flow builds delays every packet and moves it.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct PathEstimate {
     min_rtt: Option<Duration>,
+    min_srtt: Option<Duration>,
     sample_start: Option<Instant>,
     sample_bytes: u64,
     /// First filter stage, bytes per second.
@@ -24,9 +30,10 @@ pub(crate) struct PathEstimate {
 }
 
 impl PathEstimate {
-    /// Takes an RTT measured on a chunk sent once (Karn's rule).
-    pub(crate) fn on_rtt(&mut self, rtt: Duration) {
+    /// Takes an RTT measured on a chunk sent once (Karn's rule) and the smoothed RTT it gave.
+    pub(crate) fn on_rtt(&mut self, rtt: Duration, srtt: Duration) {
         self.min_rtt = Some(self.min_rtt.map_or(rtt, |min| min.min(rtt)));
+        self.min_srtt = Some(self.min_srtt.map_or(srtt, |min| min.min(srtt)));
     }
 
     /// Counts `bytes` newly acknowledged by a SACK at `now`; `srtt` sets the sample interval.
@@ -57,6 +64,13 @@ impl PathEstimate {
         let min_rtt = self.min_rtt?;
         (self.rate > 0.0).then(|| (self.rate * min_rtt.as_secs_f64()) as u64)
     }
+
+    /// The bytes this flow keeps queued on the path while the smoothed RTT is `srtt`, once a
+    /// rate and an RTT were measured (TCP Veno's backlog).
+    pub(crate) fn queued_bytes(&self, srtt: Duration) -> Option<u64> {
+        let base = self.min_srtt?;
+        (self.rate > 0.0).then(|| (self.rate * srtt.saturating_sub(base).as_secs_f64()) as u64)
+    }
 }
 
 #[cfg(test)]
@@ -82,16 +96,16 @@ mod tests {
         feed(&mut estimate, Instant::now(), 1_000_000, 1);
         assert_eq!(estimate.bandwidth_delay_product(), None, "no RTT yet");
         let mut estimate = PathEstimate::default();
-        estimate.on_rtt(RTT);
+        estimate.on_rtt(RTT, RTT);
         assert_eq!(estimate.bandwidth_delay_product(), None, "no rate yet");
     }
 
     #[test]
     fn a_steady_rate_times_the_smallest_rtt() {
         let mut estimate = PathEstimate::default();
-        estimate.on_rtt(Duration::from_millis(35));
-        estimate.on_rtt(RTT);
-        estimate.on_rtt(Duration::from_millis(28));
+        estimate.on_rtt(Duration::from_millis(35), Duration::from_millis(35));
+        estimate.on_rtt(RTT, RTT);
+        estimate.on_rtt(Duration::from_millis(28), Duration::from_millis(28));
         feed(&mut estimate, Instant::now(), 1_000_000, 5);
         let bdp = estimate.bandwidth_delay_product().expect("estimated");
         assert!((19_000..=21_000).contains(&bdp), "{bdp} bytes");
@@ -100,7 +114,7 @@ mod tests {
     #[test]
     fn the_estimate_follows_a_falling_rate_within_seconds() {
         let mut estimate = PathEstimate::default();
-        estimate.on_rtt(RTT);
+        estimate.on_rtt(RTT, RTT);
         let now = feed(&mut estimate, Instant::now(), 4_000_000, 5);
         let before = estimate.bandwidth_delay_product().expect("estimated");
         assert!((76_000..=84_000).contains(&before), "{before} bytes");
@@ -113,5 +127,27 @@ mod tests {
             (19_000..=22_000).contains(&after_five),
             "{after_five} bytes"
         );
+    }
+
+    #[test]
+    fn the_queue_is_the_rate_times_the_smoothed_rtt_above_its_smallest() {
+        let mut estimate = PathEstimate::default();
+        assert_eq!(estimate.queued_bytes(RTT), None, "nothing measured");
+        // Samples jittered by ±10 ms around a steady 30 ms: the smoothed RTT stays within a few.
+        estimate.on_rtt(Duration::from_millis(20), Duration::from_millis(29));
+        estimate.on_rtt(Duration::from_millis(40), Duration::from_millis(31));
+        feed(&mut estimate, Instant::now(), 1_000_000, 5);
+        let steady = estimate
+            .queued_bytes(Duration::from_millis(30))
+            .expect("estimated");
+        assert!(
+            steady <= 1_100,
+            "{steady} bytes queued at a steady round trip"
+        );
+        // A queue of this flow's own: every packet 20 ms later.
+        let queued = estimate
+            .queued_bytes(Duration::from_millis(49))
+            .expect("estimated");
+        assert!((19_000..=21_000).contains(&queued), "{queued} bytes queued");
     }
 }

@@ -89,7 +89,21 @@ pub struct TimerConfig {
     /// that is never retransmitted (`max_retransmits` 0) keeps the delayed SACK, which can then
     /// ride with this side's next DATA. Off by default.
     pub immediate_sack_for_tail: bool,
+    /// TCP Veno's loss differentiation (Fu and Liew, 2003; Linux's `tcp_veno`): a loss while this
+    /// flow keeps fewer than [`RANDOM_LOSS_QUEUE_PACKETS`] full packets queued on the path is
+    /// taken as a random loss, such as a radio link's, and ssthresh becomes four fifths of cwnd
+    /// instead of half. The queue is the rate the peer acknowledges data at times how far the
+    /// smoothed RTT stands above the smallest smoothed RTT seen; a loss with more queued is
+    /// congestion and is answered as before (halving, or `bandwidth_estimate_on_loss`'s rule,
+    /// which then starts from four fifths instead of half for a random loss). Halving on every
+    /// random loss holds a transfer at Reno's 1.2 / sqrt(p) packets per round trip however
+    /// empty the path is; a flow that fills a bottleneck's queue still halves. Off by default.
+    pub random_loss_differentiation: bool,
 }
+
+/// The queue, in full packets, below which a loss counts as random under
+/// [`TimerConfig::random_loss_differentiation`] (Veno's beta).
+pub(crate) const RANDOM_LOSS_QUEUE_PACKETS: u64 = 3;
 
 /// How many T3-rtx expiries in a row keep the RTO as it was under
 /// [`TimerConfig::thin_stream_linear_timeouts`] (Linux's TCP_THIN_LINEAR_RETRIES).
@@ -120,6 +134,7 @@ impl Default for TimerConfig {
             thin_stream_linear_timeouts: false,
             bandwidth_estimate_on_loss: false,
             immediate_sack_for_tail: false,
+            random_loss_differentiation: false,
         }
     }
 }
