@@ -227,7 +227,7 @@ fn disable_gro(_socket: &std::net::UdpSocket) -> bool {
 }
 
 /// The wrapped socket, reporting the GRO it was left with, showing handshake datagrams to
-/// its [`HandshakeWatch`] and marking its connection busy while datagrams move.
+/// its [`HandshakeWatch`] and marking its connection busy while DTLS datagrams move.
 #[derive(Debug)]
 struct TunedSocket {
     inner: Arc<dyn AsyncUdpSocket>,
@@ -244,7 +244,9 @@ impl AsyncUdpSocket for TunedSocket {
     fn poll_send(&self, cx: &mut Context<'_>, transmit: &Transmit<'_>) -> Poll<io::Result<usize>> {
         let result = self.inner.poll_send(cx, transmit);
         if matches!(result, Poll::Ready(Ok(_))) {
-            self.traffic.mark_busy();
+            if !is_stun(transmit.contents) {
+                self.traffic.mark_busy();
+            }
             self.handshake.on_send(transmit);
         }
         result
@@ -261,7 +263,11 @@ impl AsyncUdpSocket for TunedSocket {
                 Poll::Ready(Ok(count)) => count,
                 other => return other,
             };
-            if count > 0 {
+            let received = bufs.iter().zip(meta.iter()).take(count);
+            if received
+                .map(|(buf, meta)| buf.get(..meta.len).unwrap_or_default())
+                .any(|datagram| !is_stun(datagram))
+            {
                 self.traffic.mark_busy();
             }
             let kept = self.handshake.on_receive(bufs, meta, count);
@@ -279,6 +285,14 @@ impl AsyncUdpSocket for TunedSocket {
     fn max_gro_segments(&self) -> usize {
         self.gro_segments
     }
+}
+
+/// Whether a datagram is STUN (RFC 7983's demultiplexing: a first byte of 0 to 3), as ICE's
+/// connectivity checks and keepalives are. webrtc-rs 0.21.1's ICE agent sends a keepalive every
+/// two seconds on an idle connection; they carry nothing SCTP times, so they leave its timers
+/// on the shared grid (figures in PROFILES.md, "Sockets, timers and set-up").
+fn is_stun(datagram: &[u8]) -> bool {
+    datagram.first().is_some_and(|&first| first <= 3)
 }
 
 /// One socket's [`LastFlight`] and the descriptor it resends through. Both are dropped when the
@@ -420,5 +434,100 @@ mod tests {
                 .await
                 .expect("the runtime still runs other tasks");
         });
+    }
+
+    /// A connected window, a wrapped socket using it, and a plain socket to talk to.
+    struct Busy {
+        runtime: tokio::runtime::Runtime,
+        setup: Arc<SetupWindow>,
+        wrapped: Arc<dyn AsyncUdpSocket>,
+        theirs: std::net::UdpSocket,
+    }
+
+    impl Busy {
+        fn new() -> Self {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let setup = Arc::new(SetupWindow::default());
+            setup.mark_connected();
+            let ours = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+            ours.set_nonblocking(true).expect("nonblocking");
+            let wrapped = {
+                let _entered = runtime.enter();
+                let tuned = TunedRuntime {
+                    tokio: TokioRuntime,
+                    setup: Arc::clone(&setup),
+                    on_panic: OnPanic::new(|| {}),
+                };
+                tuned.wrap_udp_socket(ours).expect("wrap")
+            };
+            let theirs = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+            Self {
+                runtime,
+                setup,
+                wrapped,
+                theirs,
+            }
+        }
+
+        fn send(&self, contents: &[u8]) {
+            let transmit = Transmit {
+                destination: self.theirs.local_addr().expect("address"),
+                ecn: None,
+                contents,
+                segment_size: None,
+                src_ip: None,
+            };
+            self.runtime
+                .block_on(std::future::poll_fn(|cx| {
+                    self.wrapped.poll_send(cx, &transmit)
+                }))
+                .expect("sent");
+        }
+
+        fn receive(&self, contents: &[u8]) {
+            let ours = self.wrapped.local_addr().expect("address");
+            self.theirs.send_to(contents, ours).expect("sent to us");
+            let mut buf = [0u8; 64];
+            let received = self.runtime.block_on(std::future::poll_fn(|cx| {
+                let mut bufs = [io::IoSliceMut::new(&mut buf)];
+                let mut meta = [RecvMeta::default()];
+                self.wrapped.poll_recv(cx, &mut bufs, &mut meta)
+            }));
+            assert_eq!(received.expect("received"), 1);
+        }
+
+        /// Whether a 200 ms timer started now fires exactly (busy) or on the grid (idle).
+        fn is_busy(&self) -> bool {
+            let (now, timer) = (Instant::now(), Duration::from_millis(200));
+            self.setup.deadline(now, timer) == now + timer
+        }
+    }
+
+    const STUN_BINDING: &[u8] = &[
+        0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+    ];
+    const DTLS_RECORD: &[u8] = &[23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 7, 0, 3, 1, 2, 3];
+
+    #[test]
+    fn keepalives_leave_a_connection_idle_and_dtls_makes_it_busy() {
+        let idle = Busy::new();
+        idle.send(STUN_BINDING);
+        idle.receive(STUN_BINDING);
+        assert!(
+            !idle.is_busy(),
+            "STUN each way leaves the timers on the grid"
+        );
+
+        let sent = Busy::new();
+        sent.send(DTLS_RECORD);
+        assert!(sent.is_busy(), "DTLS sent makes the timers exact");
+
+        let received = Busy::new();
+        received.receive(STUN_BINDING);
+        received.receive(DTLS_RECORD);
+        assert!(received.is_busy(), "DTLS received makes the timers exact");
     }
 }

@@ -7,8 +7,9 @@
 //!   timers at its own moment, so idle connections kept the worker threads busy. Once a
 //!   connection is up and idle, its timers of 20 ms or more end on a grid shared by the whole
 //!   process, so idle connections wake together; nothing fires early. A connection that sent or
-//!   received in the last second keeps exact timers, so SCTP's delayed acknowledgement and
-//!   retransmission timer repair losses on time, and so does one that is not up yet.
+//!   received DTLS (which carries SCTP) in the last second keeps exact timers, so SCTP's delayed
+//!   acknowledgement and retransmission timer repair losses on time, and so does one that is not
+//!   up yet. ICE's keepalives (STUN, every two seconds) leave an idle connection idle.
 //! - webrtc-rs 0.21.1: some set-up steps stay queued until the driver next handles a timeout
 //!   (the first connectivity check after a remote candidate, the DTLS ClientHello once ICE
 //!   connects, the SCTP INIT once DTLS is done), i.e. the next ICE tick. While a connection's
@@ -35,7 +36,7 @@ static GRID_EPOCH: Lazy<Instant> = Lazy::new(Instant::now);
 /// How often a setting-up connection's driver wakes at least.
 const SETUP_TICK: Duration = Duration::from_millis(1);
 
-/// How long after its last datagram a connection still counts as busy (exact timers).
+/// How long after its last DTLS datagram a connection still counts as busy (exact timers).
 const BUSY_FOR: Duration = Duration::from_secs(1);
 
 /// One connection's set-up and traffic, as its timers see it: a span during which they tick
@@ -46,7 +47,7 @@ pub(crate) struct SetupWindow {
     /// End of the window, in nanoseconds after [`GRID_EPOCH`]; 0 is closed.
     until: AtomicU64,
     connected: AtomicBool,
-    /// [`BUSY_FOR`] after the last datagram, in nanoseconds after [`GRID_EPOCH`].
+    /// [`BUSY_FOR`] after the last DTLS datagram, in nanoseconds after [`GRID_EPOCH`].
     busy_until: AtomicU64,
 }
 
@@ -70,7 +71,7 @@ impl SetupWindow {
         nanos_since_epoch(Instant::now()) < self.until.load(Ordering::Acquire)
     }
 
-    /// A datagram was sent or received: timers stay exact for [`BUSY_FOR`].
+    /// A DTLS datagram was sent or received: timers stay exact for [`BUSY_FOR`].
     pub(crate) fn mark_busy(&self) {
         self.busy_until.store(
             nanos_since_epoch(Instant::now() + BUSY_FOR),
