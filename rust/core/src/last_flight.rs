@@ -213,7 +213,7 @@ impl LastFlight {
 }
 
 /// The DTLS records of a datagram, unwrapped from TURN ChannelData if need be.
-fn dtls_payload(datagram: &[u8]) -> Option<&[u8]> {
+pub(crate) fn dtls_payload(datagram: &[u8]) -> Option<&[u8]> {
     match *datagram.first()? {
         20..=63 => Some(datagram),
         64..=79 => {

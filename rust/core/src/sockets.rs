@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::last_flight::{Flight, LastFlight, Verdict};
+use crate::last_flight::{dtls_payload, Flight, LastFlight, Verdict};
 use crate::sync::lock;
 use crate::timers::SetupWindow;
 use webrtc::runtime::{
@@ -227,7 +227,10 @@ fn disable_gro(_socket: &std::net::UdpSocket) -> bool {
 }
 
 /// The wrapped socket, reporting the GRO it was left with, showing handshake datagrams to
-/// its [`HandshakeWatch`] and marking its connection busy while DTLS datagrams move.
+/// its [`HandshakeWatch`] and marking its connection busy while DTLS datagrams move. Only DTLS
+/// (direct or in TURN ChannelData) carries what SCTP times: webrtc-rs 0.21.1's ICE agent sends a
+/// STUN keepalive every two seconds on an idle connection, and those leave its timers on the
+/// shared grid (figures in PROFILES.md, "Sockets, timers and set-up").
 #[derive(Debug)]
 struct TunedSocket {
     inner: Arc<dyn AsyncUdpSocket>,
@@ -244,7 +247,7 @@ impl AsyncUdpSocket for TunedSocket {
     fn poll_send(&self, cx: &mut Context<'_>, transmit: &Transmit<'_>) -> Poll<io::Result<usize>> {
         let result = self.inner.poll_send(cx, transmit);
         if matches!(result, Poll::Ready(Ok(_))) {
-            if !is_stun(transmit.contents) {
+            if dtls_payload(transmit.contents).is_some() {
                 self.traffic.mark_busy();
             }
             self.handshake.on_send(transmit);
@@ -266,7 +269,7 @@ impl AsyncUdpSocket for TunedSocket {
             let received = bufs.iter().zip(meta.iter()).take(count);
             if received
                 .map(|(buf, meta)| buf.get(..meta.len).unwrap_or_default())
-                .any(|datagram| !is_stun(datagram))
+                .any(|datagram| dtls_payload(datagram).is_some())
             {
                 self.traffic.mark_busy();
             }
@@ -285,14 +288,6 @@ impl AsyncUdpSocket for TunedSocket {
     fn max_gro_segments(&self) -> usize {
         self.gro_segments
     }
-}
-
-/// Whether a datagram is STUN (RFC 7983's demultiplexing: a first byte of 0 to 3), as ICE's
-/// connectivity checks and keepalives are. webrtc-rs 0.21.1's ICE agent sends a keepalive every
-/// two seconds on an idle connection; they carry nothing SCTP times, so they leave its timers
-/// on the shared grid (figures in PROFILES.md, "Sockets, timers and set-up").
-fn is_stun(datagram: &[u8]) -> bool {
-    datagram.first().is_some_and(|&first| first <= 3)
 }
 
 /// One socket's [`LastFlight`] and the descriptor it resends through. Both are dropped when the
