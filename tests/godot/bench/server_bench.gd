@@ -7,8 +7,9 @@
 ## on P). Then for S seconds every client sends a 64-byte input at 30 Hz; the server polls at
 ## 60 Hz, and at 30 Hz sends each client a 100-byte state packet, plus a reliable message once a
 ## second. Packets carry the system clock's time of sending, so either process can tell the
-## one-way latency. The server reports its whole process's CPU per client, the plugin's work per
-## frame, input latency and delivery; the clients report state and event latency and delivery.
+## one-way latency. The server reports its whole process's CPU per client, its game thread's work
+## per frame and how much of it was inside the plugin's calls (each call timed on its own, for
+## both stacks alike), input latency and delivery; the clients report state and event latency and delivery.
 ## The clients process runs in ticks of an eighth of a frame and reads every tick, so a state's
 ## latency is its transit plus under a tick; client `id` sends its input in tick
 ## `id % TICKS_PER_INPUT` of each 30 Hz period, so the inputs meet the server's frames at every
@@ -36,6 +37,8 @@ var links := {}
 var link: Bench.SignalingLink
 ## Messages between the two processes themselves (id -1), kept until the game loop reads them.
 var control := []
+## µs spent inside the plugin's calls in the server's current frame.
+var call_usec := 0
 
 
 func _initialize() -> void:
@@ -149,6 +152,30 @@ static func drain(channel: WebRTCDataChannel, latencies: Array) -> int:
 	return count
 
 
+## As `drain`, for the server: the plugin's calls are timed into `call_usec`, the script's own
+## work around them is not.
+func drain_timed(channel: WebRTCDataChannel, latencies: Array) -> int:
+	var count := 0
+	var t := Time.get_ticks_usec()
+	var waiting := channel.get_available_packet_count()
+	call_usec += Time.get_ticks_usec() - t
+	while waiting > 0:
+		t = Time.get_ticks_usec()
+		var packet := channel.get_packet()
+		waiting = channel.get_available_packet_count()
+		call_usec += Time.get_ticks_usec() - t
+		latencies.append(age_us(packet))
+		count += 1
+	return count
+
+
+## Times one put_packet() into `call_usec`.
+func put_timed(channel: WebRTCDataChannel, packet: PackedByteArray) -> void:
+	var t := Time.get_ticks_usec()
+	channel.put_packet(packet)
+	call_usec += Time.get_ticks_usec() - t
+
+
 func _serve() -> void:
 	if not _set_up():
 		return
@@ -157,21 +184,26 @@ func _serve() -> void:
 	var input_latency := []
 	var inputs := 0
 	var work: Array[int] = []
+	var calls: Array[int] = []
 	var cpu_before := Bench.cpu_seconds()
 	var started := Time.get_ticks_usec()
 	var next_frame := started
 	for frame in frames:
 		var t := Time.get_ticks_usec()
+		call_usec = 0
 		for id in links:
 			var entry: Array = links[id]
+			var c := Time.get_ticks_usec()
 			entry[0].poll()
-			inputs += drain(entry[1], input_latency)
-			drain(entry[2], [])
+			call_usec += Time.get_ticks_usec() - c
+			inputs += drain_timed(entry[1], input_latency)
+			drain_timed(entry[2], [])
 			if frame % 2 == 0:
-				entry[1].put_packet(stamped(STATE_BYTES))
+				put_timed(entry[1], stamped(STATE_BYTES))
 			if frame % 60 == 0:
-				entry[2].put_packet(stamped(EVENT_BYTES))
+				put_timed(entry[2], stamped(EVENT_BYTES))
 		work.append(Time.get_ticks_usec() - t)
+		calls.append(call_usec)
 		next_frame += FRAME_USEC
 		OS.delay_usec(maxi(0, next_frame - Time.get_ticks_usec()))
 	var wall := (Time.get_ticks_usec() - started) / 1e6
@@ -182,6 +214,8 @@ func _serve() -> void:
 		{"process_pct": process_pct, "game_thread_pct": game_pct})
 	report("server_frame_work_us", quantile(work, 0.5), "µs",
 		{"p99": quantile(work, 0.99), "max": quantile(work, 1.0)})
+	report("server_call_work_us", quantile(calls, 0.5), "µs",
+		{"p99": quantile(calls, 0.99), "max": quantile(calls, 1.0)})
 	link.send({"id": -1, "stop": true})
 	# The clients say how many inputs they sent, and report, before either side closes.
 	var deadline := Time.get_ticks_msec() + 10000
