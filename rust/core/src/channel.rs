@@ -74,10 +74,13 @@ pub(crate) struct ChannelShared {
     id: AtomicU32,
     /// Signalled when the game takes a packet, to wake a pump waiting for inbox room.
     room: Notify,
+    /// The connection's count of packets delivered on any of its channels, so that a poll with
+    /// nothing new need not visit each channel.
+    arrivals: Arc<AtomicUsize>,
 }
 
 impl ChannelShared {
-    fn new(state: ChannelState, id: Option<u16>) -> Self {
+    fn new(state: ChannelState, id: Option<u16>, arrivals: Arc<AtomicUsize>) -> Self {
         Self {
             inbox: Mutex::new(Inbox::default()),
             available: AtomicUsize::new(0),
@@ -85,6 +88,7 @@ impl ChannelShared {
             state: StateCell::new(state),
             id: AtomicU32::new(id.map_or(UNSET as u32, u32::from)),
             room: Notify::new(),
+            arrivals,
         }
     }
 
@@ -160,6 +164,7 @@ impl ChannelShared {
                     inbox.bytes += message.data.len();
                     inbox.packets.push_back(message);
                     self.arrived.store(inbox.packets.len(), Ordering::Release);
+                    self.arrivals.fetch_add(1, Ordering::Release);
                     return;
                 }
             }
@@ -264,6 +269,7 @@ impl Channel {
         options: &ChannelOptions,
         pc: Weak<dyn PeerConnection>,
         max_message_size: usize,
+        arrivals: Arc<AtomicUsize>,
     ) -> Self {
         let info = ChannelInfo {
             label: label.to_owned(),
@@ -280,6 +286,7 @@ impl Channel {
             options.negotiated_id,
             pc,
             max_message_size,
+            arrivals,
         )
     }
 
@@ -289,6 +296,7 @@ impl Channel {
         dc: Arc<dyn DataChannel>,
         pc: Weak<dyn PeerConnection>,
         max_message_size: usize,
+        arrivals: Arc<AtomicUsize>,
     ) -> Self {
         let id = stream_id(&pc, dc.id()).await;
         let info = ChannelInfo {
@@ -299,7 +307,15 @@ impl Channel {
             max_retransmits: dc.max_retransmits().await.ok().flatten(),
             max_packet_life_time: dc.max_packet_life_time().await.ok().flatten(),
         };
-        Self::start(dc, info, ChannelState::Open, id, pc, max_message_size)
+        Self::start(
+            dc,
+            info,
+            ChannelState::Open,
+            id,
+            pc,
+            max_message_size,
+            arrivals,
+        )
     }
 
     fn start(
@@ -309,8 +325,9 @@ impl Channel {
         id: Option<u16>,
         pc: Weak<dyn PeerConnection>,
         max_message_size: usize,
+        arrivals: Arc<AtomicUsize>,
     ) -> Self {
-        let shared = Arc::new(ChannelShared::new(state, id));
+        let shared = Arc::new(ChannelShared::new(state, id, arrivals));
         let queued = Arc::new(AtomicUsize::new(0));
         let (outbox, pending) = mpsc::unbounded_channel();
         let sender = runtime::handle().ok().map(|handle| {
@@ -577,7 +594,7 @@ mod tests {
 
     #[test]
     fn packets_that_arrive_wait_for_the_next_poll() {
-        let shared = ChannelShared::new(ChannelState::Open, Some(1));
+        let shared = ChannelShared::new(ChannelState::Open, Some(1), Arc::default());
         arrive(&shared, &[1, 2]);
         assert_eq!(shared.available.load(Ordering::Acquire), 0);
         assert!(shared.take_packet().is_none(), "nothing before a poll");
@@ -600,8 +617,22 @@ mod tests {
     }
 
     #[test]
+    fn every_packet_delivered_counts_on_the_connection() {
+        let arrivals = Arc::new(AtomicUsize::new(0));
+        let first = ChannelShared::new(ChannelState::Open, Some(1), arrivals.clone());
+        let second = ChannelShared::new(ChannelState::Open, Some(2), arrivals.clone());
+        arrive(&first, &[1, 2]);
+        arrive(&second, &[3]);
+        assert_eq!(
+            arrivals.load(Ordering::Acquire),
+            3,
+            "what lets a poll skip the channels"
+        );
+    }
+
+    #[test]
     fn a_closed_channel_hands_out_what_came_before_the_close_without_a_poll() {
-        let shared = ChannelShared::new(ChannelState::Open, Some(1));
+        let shared = ChannelShared::new(ChannelState::Open, Some(1), Arc::default());
         arrive(&shared, &[1, 2]);
         shared.state.set(ChannelState::Closed);
         assert_eq!(&shared.take_packet().expect("the first").data[..], [1]);

@@ -105,6 +105,10 @@ struct PeerShared {
     /// Every channel of this connection, so `close()` can mark them closed at once and
     /// `get_stats()` can report them.
     channels: Mutex<Vec<ChannelRef>>,
+    /// Packets delivered on any of the channels, counted by each channel's pump...
+    arrivals: Arc<AtomicUsize>,
+    /// ...and that count when `release_packets` last went through the channels.
+    released: AtomicUsize,
     /// Local candidates gathered; none at the end of gathering means no path can ever work.
     candidates: AtomicUsize,
     closed: AtomicBool,
@@ -118,6 +122,8 @@ impl PeerShared {
             gathering: StateCell::new(GatheringState::New),
             local_mid: Mutex::new(String::new()),
             channels: Mutex::new(Vec::new()),
+            arrivals: Arc::default(),
+            released: AtomicUsize::new(0),
             candidates: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
         }
@@ -180,16 +186,29 @@ impl PeerShared {
     }
 
     /// Lets the game take what arrived on each channel (see `channel.rs` for why only here).
+    /// A poll with nothing delivered since the last one visits no channel: a server polls every
+    /// connection each frame, and most of them have nothing new most of the time.
     fn release_packets(&self) {
+        // Read before the channels: a packet counted after this is released by the next poll.
+        let arrivals = self.arrivals.load(Ordering::Acquire);
+        if arrivals == self.released.load(Ordering::Relaxed) {
+            return;
+        }
         for channel in lock(&self.channels).iter().filter_map(ChannelRef::shared) {
             channel.release_packets();
         }
+        self.released.store(arrivals, Ordering::Relaxed);
     }
 
     fn track(&self, channel: &Channel) {
-        let mut channels = lock(&self.channels);
-        channels.retain(ChannelRef::is_held);
-        channels.push(channel.reference());
+        {
+            let mut channels = lock(&self.channels);
+            channels.retain(ChannelRef::is_held);
+            channels.push(channel.reference());
+        }
+        // The channel's pump may have delivered before it was listed here, and a poll in
+        // between would have counted those packets as released: make the next poll look again.
+        self.arrivals.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -272,7 +291,8 @@ impl PeerConnectionEventHandler for Handler {
         let Some(pc) = self.pc.get().cloned() else {
             return;
         };
-        let channel = Channel::remote(dc, pc, self.max_message_size).await;
+        let channel =
+            Channel::remote(dc, pc, self.max_message_size, self.shared.arrivals.clone()).await;
         self.shared.track(&channel);
         self.shared.push(PeerEvent::DataChannel(channel));
     }
@@ -573,7 +593,14 @@ impl Peer {
             pc.create_data_channel(label, Some(options.to_init())),
             |err| Error::invalid(format!("cannot create channel '{label}': {err}")),
         )?;
-        let channel = Channel::local(dc, label, options, Arc::downgrade(&pc), max_message_size);
+        let channel = Channel::local(
+            dc,
+            label,
+            options,
+            Arc::downgrade(&pc),
+            max_message_size,
+            live.shared.arrivals.clone(),
+        );
         live.shared.track(&channel);
         Ok(channel)
     }
