@@ -194,19 +194,14 @@ func _get_packet_cost() -> void:
 		if waiting < count:
 			push_error("frame_cost: %d of %d messages arrived" % [waiting, count])
 			return
+		var per_call := read_cost(rx, count)
 		var batch := count / READ_BATCHES
-		var reads: Array[int] = []
 		var calls: Array[int] = []
 		for b in READ_BATCHES:
 			var started := Time.get_ticks_usec()
 			for i in batch:
-				rx.get_packet()
-			reads.append(Time.get_ticks_usec() - started)
-			started = Time.get_ticks_usec()
-			for i in batch:
 				rx.get_instance_id()
 			calls.append(Time.get_ticks_usec() - started)
-		var per_call := median_per_call(reads, batch)
 		var baseline := median_per_call(calls, batch)
 		report("get_packet_us", per_call, "µs", {"size": size, "gdscript_call_baseline_us": baseline,
 			"engine_packet_peer_us": _engine_get_packet_cost(message, count)})
@@ -232,12 +227,17 @@ func _engine_get_packet_cost(message: PackedByteArray, count: int) -> float:
 		push_error("frame_cost: the engine's packet peer holds %d of %d packets"
 			% [packets.get_available_packet_count(), count])
 		return -1.0
+	return read_cost(packets, count)
+
+
+## µs per get_packet() of `count` packets waiting in `peer`, read in READ_BATCHES batches.
+static func read_cost(peer: PacketPeer, count: int) -> float:
 	var batch := count / READ_BATCHES
 	var reads: Array[int] = []
 	for b in READ_BATCHES:
 		var started := Time.get_ticks_usec()
 		for i in batch:
-			packets.get_packet()
+			peer.get_packet()
 		reads.append(Time.get_ticks_usec() - started)
 	return median_per_call(reads, batch)
 

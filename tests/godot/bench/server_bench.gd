@@ -9,7 +9,8 @@
 ## second. Packets carry the system clock's time of sending, so either process can tell the
 ## one-way latency. The server reports its whole process's CPU per client, its game thread's work
 ## per frame and how much of it was inside the plugin's calls (each call timed on its own, for
-## both stacks alike), input latency and delivery; the clients report state and event latency and delivery.
+## both stacks alike), input latency and delivery; the clients report state and event latency
+## and delivery.
 ## The clients process runs in ticks of an eighth of a frame and reads every tick, so a state's
 ## latency is its transit plus under a tick; client `id` sends its input in tick
 ## `id % TICKS_PER_INPUT` of each 30 Hz period, so the inputs meet the server's frames at every
@@ -144,17 +145,9 @@ static func quantile(values: Array, q: float) -> float:
 
 
 ## Reads every waiting packet of `channel`, adding each one's age to `latencies`; returns how many.
-static func drain(channel: WebRTCDataChannel, latencies: Array) -> int:
-	var count := 0
-	while channel.get_available_packet_count() > 0:
-		latencies.append(age_us(channel.get_packet()))
-		count += 1
-	return count
-
-
-## As `drain`, for the server: the plugin's calls are timed into `call_usec`, the script's own
-## work around them is not.
-func drain_timed(channel: WebRTCDataChannel, latencies: Array) -> int:
+## The plugin's calls are timed into `call_usec` (the server reports it per frame), the script's
+## own work around them is not.
+func drain(channel: WebRTCDataChannel, latencies: Array) -> int:
 	var count := 0
 	var t := Time.get_ticks_usec()
 	var waiting := channel.get_available_packet_count()
@@ -196,8 +189,8 @@ func _serve() -> void:
 			var c := Time.get_ticks_usec()
 			entry[0].poll()
 			call_usec += Time.get_ticks_usec() - c
-			inputs += drain_timed(entry[1], input_latency)
-			drain_timed(entry[2], [])
+			inputs += drain(entry[1], input_latency)
+			drain(entry[2], [])
 			if frame % 2 == 0:
 				put_timed(entry[1], stamped(STATE_BYTES))
 			if frame % 60 == 0:
