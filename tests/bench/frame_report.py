@@ -34,6 +34,7 @@ def collect(path: Path):
     frames = defaultdict(list)
     reads = defaultdict(list)
     server = defaultdict(list)
+    failed = defaultdict(list)
     for line in path.read_text().splitlines():
         try:
             entry = json.loads(line)
@@ -48,9 +49,11 @@ def collect(path: Path):
             frames[(entry["stack"], entry["scenario"])].append(entry)
         elif metric == "get_packet_us":
             reads[(entry["stack"], entry["size"])].append(entry)
+        elif metric == "run_failed":
+            failed[(entry["stack"], entry["scenario"])].append(entry["errors"])
         elif "clients" in entry:
             server[(entry["stack"], entry["clients"], metric)].append(entry)
-    return calls, frames, reads, server
+    return calls, frames, reads, server, failed
 
 
 def summary(samples):
@@ -98,6 +101,17 @@ def frame_table(frames, stacks):
                 f"{fmt(statistics.median(r['p99'] for r in runs))} / {fmt(max(r['max'] for r in runs))} | "
                 f"{over} of {total} |")
     return lines
+
+
+def failure_notes(failed, reps):
+    """One line per stack and scenario whose runs gave no figures, with the errors they printed."""
+    lines = []
+    for (stack, scenario), runs in sorted(failed.items()):
+        errors = next((errors for errors in runs if errors), [])
+        said = "; ".join(f"`{error}`" for error in errors) or "nothing"
+        lines.append(f"- {stack}, {scenario}: {len(runs)} of {reps} repetition(s) gave no "
+                     f"figures (its rows above come from the others, if any); the run printed {said}.")
+    return lines + [""] if lines else []
 
 
 def read_table(reads, stacks):
@@ -154,7 +168,7 @@ def server_table(server, stacks):
 
 def main() -> int:
     source, out = Path(sys.argv[1]), Path(sys.argv[2])
-    calls, frames, reads, server = collect(source)
+    calls, frames, reads, server, failed = collect(source)
     if not frames:
         print("frame_report: no frame-cost figures in", source, file=sys.stderr)
         return 1
@@ -182,6 +196,7 @@ def main() -> int:
         if any(sc == scenario for (_, sc, _) in calls):
             lines += [f"## {title}", ""] + call_table(calls, stacks, scenario) + [""]
     lines += ["## Plugin work per frame", ""] + frame_table(frames, stacks) + [""]
+    lines += failure_notes(failed, reps)
     lines += ["## `get_packet()` per message, read back to back", ""] + read_table(reads, stacks) + [
         "",
         "`PacketPeer.get_packet()` copies the packet into the `PackedByteArray` it returns one "

@@ -44,6 +44,20 @@ record() {
     sed -n 's/^BENCH //p' | sed "s/^{/{${1:+\"rep\":$1,}/" >>"$raw/results.jsonl"
 }
 
+# record_frame REP SCENARIO STACK: as record, for one frame_cost.gd run; a run that gave no
+# figures (a stack whose connections did not open, say) is recorded as failed, with its errors.
+record_frame() {
+    local output reason
+    output=$(cat)
+    record "$1" <<<"$output"
+    grep -q '^BENCH ' <<<"$output" && return
+    reason=$(grep -m2 -E '^ERROR: ' <<<"$output" | sed 's/^ERROR: //' | paste -sd '|' -)
+    python3 -c 'import json, sys
+print("BENCH " + json.dumps({"metric": "run_failed", "scenario": sys.argv[1], "stack": sys.argv[2],
+                             "errors": sys.argv[3].split("|") if sys.argv[3] else []}))' \
+        "$2" "$3" "$reason" | record "$1"
+}
+
 # bench STACK REP ARGS...: one single-process run.
 bench() {
     local -n program="$1_program"
@@ -140,7 +154,7 @@ frame_runs() {
             for label in "${!projects[@]}"; do
                 on_lan "$GODOT_BIN" --headless --path "${projects[$label]}" \
                     --script res://bench/frame_cost.gd -- --scenario="$scenario" --stack="$label" \
-                    2>&1 | record "$rep"
+                    2>&1 | record_frame "$rep" "$scenario" "$label"
             done
         done
         kill "${loaders[@]}" 2>/dev/null
