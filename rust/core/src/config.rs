@@ -236,10 +236,20 @@ const PATH_OVERHEAD: u32 = 40 + 8 + 4 + 37;
 /// SCTP timers for games on lossy links. RFC 9260's defaults (RTO at least 1 s, SACKs delayed
 /// up to 200 ms) are made for bulk transfer over unknown paths: on an ordered reliable channel
 /// one loss repaired by the retransmission timer then holds every later message back for a
-/// second or more. The values are those of WebRTC stacks (libdatachannel's usrsctp settings:
-/// RTO minimum 200 ms, SACK delay 20 ms; dcsctp's 500 ms initial RTO), with back-off capped
-/// at 3 s so a repair after an outage is never more than 3 s away; the association still
-/// gives up after the default 5 timeouts in a row (about 9 s), after ICE reported FAILED.
+/// second or more. The RTO values are those of WebRTC stacks (libdatachannel's usrsctp
+/// settings: minimum 200 ms; dcsctp's 500 ms initial RTO), with back-off capped at 3 s so a
+/// repair after an outage is never more than 3 s away; the association still gives up after
+/// the default 5 timeouts in a row (about 9 s), after ICE reported FAILED.
+///
+/// A SACK owed for a lone packet waits up to 50 ms: a game's messages go both ways at 20 to
+/// 60 Hz, and a SACK still owed when the next message leaves rides in its packet instead of
+/// taking a datagram of its own, which costs both ends a receive, a decryption and a send.
+/// With libdatachannel's 20 ms, two messages 33 ms apart sent two in five SACKs alone (figures
+/// in PROFILES.md, "SACKs that wait for the reply"). Loss recovery does not wait on it: a packet
+/// past a gap and a message that empties the send queue are acknowledged at once (below), and
+/// 50 ms stays far below the peers' minimum RTO, so their timers do not fire early (200 ms here
+/// and in libdatachannel, 220 ms or more in dcsctp, 1 s in RFC 9260). Linux delays a TCP ACK at
+/// least 40 ms; dcsctp (Chrome) half the RTO, up to 200 ms.
 ///
 /// A game's reliable messages are sparse (a few to 20 a second), so a lost one seldom has the
 /// three later packets fast retransmission needs: early retransmission (RFC 5827) repairs it on
@@ -270,7 +280,7 @@ fn sctp_timers() -> rtc::sctp::TimerConfig {
         rto_initial_ms: 500,
         rto_min_ms: 200,
         rto_max_ms: 3000,
-        delayed_ack_ms: 20,
+        delayed_ack_ms: 50,
         early_retransmit: true,
         tail_loss_probe: true,
         time_based_loss_detection: true,
