@@ -119,7 +119,10 @@ def main() -> int:
         "# Benchmark results",
         "",
         "Written by `tests/bench/run.sh`; figures from one run, not a pass/fail test. "
-        "What limits them, and the profiles behind each change: [PROFILES.md](PROFILES.md).",
+        "What limits them, and the profiles behind each change: [PROFILES.md](PROFILES.md). "
+        "The other parts have a file each: through a lossy path, [LOSSY.md](LOSSY.md); the game "
+        "thread's calls and a dedicated server, beside webrtc-native, [FRAME.md](FRAME.md); the "
+        "signaling server, [SIGNALING.md](SIGNALING.md).",
         f"Run: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {reps} alternating repetitions; "
         f"{platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}; loopback in a "
         "private network namespace; both peers in one process unless the row says two processes "
