@@ -108,9 +108,10 @@ def failure_notes(failed, reps):
     lines = []
     for (stack, scenario), runs in sorted(failed.items()):
         errors = next((errors for errors in runs if errors), [])
-        said = "; ".join(f"`{error}`" for error in errors) or "nothing"
-        lines.append(f"- {stack}, {scenario}: {len(runs)} of {reps} repetition(s) gave no "
-                     f"figures (its rows above come from the others, if any); the run printed {said}.")
+        said = "; ".join(f"`{error}`" for error in errors) or "no error"
+        total = max(reps, len(runs))
+        lines.append(f"- {stack}, {scenario}: {len(runs)} of {total} repetition(s) gave no "
+                     f"figures (its rows above come from the others, if any); Godot reported {said}.")
     return lines + [""] if lines else []
 
 

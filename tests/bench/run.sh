@@ -47,15 +47,13 @@ record() {
 # record_frame REP SCENARIO STACK: as record, for one frame_cost.gd run; a run that gave no
 # figures (a stack whose connections did not open, say) is recorded as failed, with its errors.
 record_frame() {
-    local output reason
+    local output
     output=$(cat)
     record "$1" <<<"$output"
     grep -q '^BENCH ' <<<"$output" && return
-    reason=$(grep -m2 -E '^ERROR: ' <<<"$output" | sed 's/^ERROR: //' | paste -sd '|' -)
-    python3 -c 'import json, sys
+    sed -n 's/^ERROR: //p' <<<"$output" | head -n 2 | python3 -c 'import json, sys
 print("BENCH " + json.dumps({"metric": "run_failed", "scenario": sys.argv[1], "stack": sys.argv[2],
-                             "errors": sys.argv[3].split("|") if sys.argv[3] else []}))' \
-        "$2" "$3" "$reason" | record "$1"
+                             "errors": sys.stdin.read().splitlines()}))' "$2" "$3" | record "$1"
 }
 
 # bench STACK REP ARGS...: one single-process run.
