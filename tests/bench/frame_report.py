@@ -167,6 +167,29 @@ def server_table(server, stacks):
     return lines
 
 
+# The client count of run.sh's runs that pair one stack's server with the other's clients.
+MIXED_CLIENTS = 32
+
+
+def mixed_table(server, stacks):
+    """State and event latency for each stack's server with each stack's clients."""
+    lines = ["| server | clients | state → client p50 / p99 (ms) | reliable event p50 / p99 (ms) |",
+             "|" + " --- |" * 4]
+    for server_stack in stacks:
+        for client_stack in stacks:
+            label = (server_stack if server_stack == client_stack
+                     else f"server {server_stack}, clients {client_stack}")
+            cells = []
+            for metric in ("state_latency_us", "event_latency_us"):
+                runs = server.get((label, MIXED_CLIENTS, metric), [])
+                if not runs:
+                    break
+                cells.append(f"{fmt(median_of(runs) / 1000)} / {fmt(median_of(runs, 'p99') / 1000)}")
+            if len(cells) == 2:
+                lines.append(f"| {server_stack} | {client_stack} | {cells[0]} | {cells[1]} |")
+    return lines if len(lines) > 2 + len(stacks) else []
+
+
 def main() -> int:
     source, out = Path(sys.argv[1]), Path(sys.argv[2])
     calls, frames, reads, server, failed = collect(source)
@@ -225,6 +248,18 @@ def main() -> int:
             "webrtc-native's, latency p50 and p99 no worse, frame work ≤ ¼ of webrtc-native's.",
             "",
         ] + server_table(server, stacks) + [""]
+        mixed = mixed_table(server, stacks)
+        if mixed:
+            lines += [
+                f"### Which side a state's latency is in ({MIXED_CLIENTS} clients)",
+                "",
+                "Each stack's server with each stack's clients (the same runs as above for a "
+                "stack with its own clients, and one run per repetition for each mixed pair). A "
+                "latency that follows the server's stack is spent between the server's "
+                "`put_packet()` and the wire; one that follows the clients' stack, between the "
+                "wire and the clients' `get_packet()`.",
+                "",
+            ] + mixed + [""]
     out.mkdir(parents=True, exist_ok=True)
     (out / "FRAME.md").write_text("\n".join(lines))
     print("wrote", out / "FRAME.md")

@@ -7,7 +7,8 @@
 # The frame suite measures what each call costs the game thread at 60 Hz with every core kept
 # busy, and a dedicated server's cost per client with 8, 32 and 128 clients in a second process,
 # beside webrtc-native when its Linux build is found (WEBRTC_NATIVE_DIR, by default
-# ../shared/anchors/webrtc-native-1.2.1 beside the checkout); it writes FRAME.md.
+# ../shared/anchors/webrtc-native-1.2.1 beside the checkout), and then each stack's server with
+# the other's clients; it writes FRAME.md.
 #   tests/bench/run.sh [REPETITIONS] [all|clean|lossy|bulk|bursty|game|frame]   (default 5 all;
 #                                   lossy, bulk, bursty, game and frame use at most 3; bulk,
 #                                   bursty and game: the lossy suite's throughput rows, its game
@@ -160,14 +161,30 @@ frame_runs() {
         loaders=()
         for clients in 8 32 128; do
             for label in "${!projects[@]}"; do
-                on_lan bash -c 'port=$((40000 + RANDOM % 20000))
-                    "$@" --role=server --port=$port & "$@" --role=clients --port=$port; wait' - \
-                    "$GODOT_BIN" --headless --path "${projects[$label]}" \
-                    --script res://bench/server_bench.gd -- --clients="$clients" --seconds=20 \
-                    --stack="$label" 2>&1 | record "$rep"
+                server_run "${projects[$label]}" "${projects[$label]}" "$clients" "$label" | record "$rep"
             done
         done
+        # Which process a state's latency is spent in: each stack's server with the other's
+        # clients (the same-stack pairs are the runs above).
+        if ((${#projects[@]} == 2)); then
+            for label in "${!projects[@]}"; do
+                for other in "${!projects[@]}"; do
+                    [[ $other == "$label" ]] && continue
+                    server_run "${projects[$label]}" "${projects[$other]}" 32 \
+                        "server $label, clients $other" | record "$rep"
+                done
+            done
+        fi
     done
+}
+
+# server_run SERVER_PROJECT CLIENTS_PROJECT CLIENTS LABEL: one server_bench.gd run, the server
+# process in one project (stack) and the clients process in another, on a stand-in LAN.
+server_run() {
+    on_lan bash -c 'port=$((40000 + RANDOM % 20000)) godot=$1 clients=$4 label=$5
+        run() { "$godot" --headless --path "$1" --script res://bench/server_bench.gd -- \
+            --clients="$clients" --seconds=20 --stack="$label" --role="$2" --port=$port; }
+        run "$2" server & run "$3" clients; wait' - "$GODOT_BIN" "$@" 2>&1
 }
 
 clean_runs() {
