@@ -2,7 +2,9 @@
 ## (tests/bench/run.sh frame runs it, with the machine's cores kept busy by a load generator):
 ##   godot --headless --path DIR --script res://bench/frame_cost.gd -- --scenario=NAME [--stack=LABEL]
 ## Every connection in this process is polled each frame; each of its channels is asked its
-## state, packet count and buffered amount, read dry, and sent one 100-byte state packet.
+## state, packet count and buffered amount, read dry, and sent one 100-byte state packet. Beside
+## them, timed the same way, an engine call that never reaches the plugin (CONTROL_CALL): what the
+## machine alone adds to every call's figures, a preempted game thread included.
 ## state: one pair, small state packets only. bulk: the same plus a reliable 16 KiB download on a
 ## second channel of the same connection, kept at 1 MiB buffered by the sending side. mesh: 32
 ## connections (16 pairs). get_packet: the cost of one get_packet() of 100 B, 1 KiB and 16 KiB
@@ -21,6 +23,8 @@ const READ_SAMPLES := 2000
 ## Reads are timed in this many batches and the median batch kept: with every core busy, one lost
 ## scheduler slice (milliseconds) inside a single timed run of all the reads outweighed them all.
 const READ_BATCHES := 10
+## The name the control call's durations are reported under.
+const CONTROL_CALL := "engine call (control)"
 
 var stack := "webrtc-rs (this addon)"
 ## Call name -> durations in µs, over every frame of a scenario.
@@ -119,6 +123,9 @@ func _frame_calls(peer: WebRTCPeerConnection, channels: Array, state: PackedByte
 	t = Time.get_ticks_usec()
 	channels[0].put_packet(state)
 	work += took("put_packet %d B" % STATE_BYTES, t)
+	t = Time.get_ticks_usec()
+	peer.get_instance_id()
+	took(CONTROL_CALL, t)
 	return work
 
 
