@@ -76,9 +76,8 @@ def meets(stats):
 
 
 def call_table(calls, stacks, scenario):
-    names = sorted({call for (stack, sc, call) in calls
-                    if sc == scenario and call not in ("get_packet", CONTROL)})
-    names += [CONTROL] if any(sc == scenario and call == CONTROL for (_, sc, call) in calls) else []
+    present = {call for (_, sc, call) in calls if sc == scenario}
+    names = sorted(present - {"get_packet", CONTROL}) + ([CONTROL] if CONTROL in present else [])
     header = "| call | " + " | ".join(f"{s}: p50 / p99 / p99.9 / max (µs)" for s in stacks)
     lines = [header + " | ours within targets |",
              "|" + " --- |" * (len(stacks) + 2)]
@@ -179,9 +178,11 @@ MIXED_CLIENTS = 32
 
 
 def mixed_table(server, stacks):
-    """State and event latency for each stack's server with each stack's clients."""
+    """State and event latency for each stack's server with each stack's clients; nothing when
+    no mixed pair ran. A mixed pair's label is the one run.sh's frame_runs gives it."""
     lines = ["| server | clients | state → client p50 / p99 (ms) | reliable event p50 / p99 (ms) |",
              "|" + " --- |" * 4]
+    mixed_rows = 0
     for server_stack in stacks:
         for client_stack in stacks:
             label = (server_stack if server_stack == client_stack
@@ -194,7 +195,8 @@ def mixed_table(server, stacks):
                 cells.append(f"{fmt(median_of(runs) / 1000)} / {fmt(median_of(runs, 'p99') / 1000)}")
             if len(cells) == 2:
                 lines.append(f"| {server_stack} | {client_stack} | {cells[0]} | {cells[1]} |")
-    return lines if len(lines) > 2 + len(stacks) else []
+                mixed_rows += server_stack != client_stack
+    return lines if mixed_rows else []
 
 
 def main() -> int:

@@ -165,7 +165,8 @@ frame_runs() {
             done
         done
         # Which process a state's latency is spent in: each stack's server with the other's
-        # clients (the same-stack pairs are the runs above).
+        # clients (the same-stack pairs are the runs above). frame_report.py's mixed_table finds
+        # them by this label.
         if ((${#projects[@]} == 2)); then
             for label in "${!projects[@]}"; do
                 for other in "${!projects[@]}"; do
