@@ -4,7 +4,7 @@
 # non-zero when anything failed.
 #   test-patched-crates.sh                      checks that the committed copies are pristine +
 #                                               the patch series (third_party/webrtc-rs/series.sh
-#                                               check), then runs all four suites
+#                                               check), then runs all five suites
 #   test-patched-crates.sh --root DIR CRATE...  the suites of CRATE... in DIR, a tree laid out as
 #                                               third_party/webrtc-rs (series.sh each uses it)
 #
@@ -19,7 +19,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 patched="$repo/third_party/webrtc-rs"
 # In dependency order: each crate is built against the patched copies of the ones before it.
-order=(quinn-udp rtc-sctp rtc webrtc)
+order=(quinn-udp rtc-sctp rtc-ice rtc webrtc)
 status=0
 if [[ ${1:-} == --root ]]; then
     patched=$2
@@ -30,7 +30,7 @@ else
     "$patched/series.sh" check || status=1
 fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}/third_party"
-# Without debug info (a few GB less), in one build folder for the four crates: each reuses the
+# Without debug info (a few GB less), in one build folder for the five crates: each reuses the
 # dependencies the ones before it built, where versions and features agree, and the next run
 # rebuilds only what changed.
 export CARGO_PROFILE_DEV_DEBUG=false

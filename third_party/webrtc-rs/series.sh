@@ -27,7 +27,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
 # The crates patched, in dependency order (each may depend on the ones before it).
-crates=(quinn-udp@0.6.3 rtc-sctp@0.21.1 rtc@0.21.1 webrtc@0.21.1)
+crates=(quinn-udp@0.6.3 rtc-sctp@0.21.1 rtc-ice@0.21.1 rtc@0.21.1 webrtc@0.21.1)
 # Example files the crates' own tests include (#[path]); every other example is left out.
 kept_examples=(webrtc/examples/custom-runtime/my_runtime.rs)
 

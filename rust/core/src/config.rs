@@ -213,6 +213,10 @@ impl PeerConfig {
                 Some(Duration::from_secs(5)),
                 Some(Duration::from_secs(1)),
             )
+            // Once connected, the agent wakes for its consent check each second and for those
+            // timeouts, not five times a second as well (patch I1). The set-up steps that wait
+            // for a timeout are run by `crate::timers`' set-up window, not by that tick.
+            .with_ice_connected_wakes_when_due(true)
             .with_multicast_dns_mode(mdns)
             .with_include_loopback_candidate(loopback)
             .with_sctp_max_message_size(SctpMaxMessageSize::Bounded(self.max_message_size as u32))

@@ -91,6 +91,7 @@ impl RTCPeerConnection {
                 .timeout
                 .ice_check_interval
                 .unwrap_or(std::time::Duration::from_millis(0)),
+            connected_wakes_when_due: setting_engine.timeout.ice_connected_wakes_when_due,
             max_binding_requests: setting_engine.timeout.ice_max_binding_requests,
             host_acceptance_min_wait: setting_engine.timeout.ice_host_acceptance_min_wait,
             srflx_acceptance_min_wait: setting_engine.timeout.ice_srflx_acceptance_min_wait,

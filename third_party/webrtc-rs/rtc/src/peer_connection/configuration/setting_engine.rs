@@ -165,6 +165,10 @@ pub struct Timeout {
 
     /// Minimum wait time before accepting relay candidates.
     pub ice_relay_acceptance_min_wait: Option<Duration>,
+
+    /// Whether a connected ICE agent wakes only when a consent check or a timeout is due,
+    /// instead of every check interval. Default: false.
+    pub ice_connected_wakes_when_due: bool,
 }
 
 /// Data-channel configuration for in-band channels.
@@ -608,6 +612,20 @@ impl SettingEngineBuilder {
     ) -> Self {
         self.0.timeout.ice_check_interval = check_interval;
         self.0.timeout.ice_max_binding_requests = max_binding_requests;
+        self
+    }
+
+    /// Lets a connected ICE agent wake only when it has work: its next consent check (the
+    /// keepalive interval of [`Self::with_ice_timeouts`]) or the moment its selected pair has
+    /// been silent for the disconnected or failed timeout. By default it also wakes every check
+    /// interval (200 ms), which some handshake steps queued behind a timeout rely on; turn this
+    /// on where the driver handles those promptly, to spare each connection those wake-ups.
+    ///
+    /// # Parameters
+    ///
+    /// * `when_due` - Whether a connected agent wakes only when due (default: false)
+    pub fn with_ice_connected_wakes_when_due(mut self, when_due: bool) -> Self {
+        self.0.timeout.ice_connected_wakes_when_due = when_due;
         self
     }
 
