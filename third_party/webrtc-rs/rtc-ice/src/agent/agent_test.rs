@@ -3493,7 +3493,24 @@ fn test_connected_agent_wakes_only_for_consent_checks_and_timeouts() -> Result<(
     // Disconnected, the agent goes back to its check-interval tick.
     let tick = agent.poll_timeout().expect("a disconnected agent keeps checking");
     assert!(tick <= deadline + Duration::from_millis(200));
-
     agent.close()?;
+
+    // A controlled lite agent sends no consent checks, so only the timeout is due.
+    let mut lite = connected_agent(
+        base,
+        AgentConfig {
+            connected_wakes_when_due: true,
+            lite: true,
+            candidate_types: vec![CandidateType::Host],
+            ..config()
+        },
+    )?;
+    lite.is_controlling = false;
+    lite.remote_candidates[0].set_last_received(base);
+    assert_eq!(
+        lite.poll_timeout(),
+        Some(base + disconnected + Duration::from_nanos(1))
+    );
+    lite.close()?;
     Ok(())
 }

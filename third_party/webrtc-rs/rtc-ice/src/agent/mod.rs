@@ -608,7 +608,9 @@ impl Agent {
         let just_after = |timeout: Duration| {
             (timeout != Duration::ZERO).then(|| last_received + timeout + Duration::from_nanos(1))
         };
-        let keepalive = (self.keepalive_interval != Duration::ZERO)
+        // A controlled lite agent only validates its pair; it sends no consent checks.
+        let sends_checks = !(self.lite && !self.is_controlling);
+        let keepalive = (sends_checks && self.keepalive_interval != Duration::ZERO)
             .then(|| self.last_consent_sent + self.keepalive_interval);
         let failed = if self.failed_timeout == Duration::ZERO {
             None
