@@ -3,14 +3,13 @@
 //! and [`crate::sockets`] routes them here. The figures behind each rule are in
 //! `tests/bench/results/PROFILES.md` ("Sockets, timers and set-up").
 //!
-//! - webrtc-rs 0.21.1: a connected driver wakes for each of its timers (ICE's consent checks,
-//!   once a second here, and SCTP's) at its own moment, so idle connections woke the worker
-//!   threads one after another. Once a connection is up and idle, its timers of 20 ms or more
-//!   end on a grid shared by the whole process, so idle connections wake together; nothing
-//!   fires early. A connection that sent or
-//!   received DTLS (which carries SCTP) in the last second keeps exact timers, so SCTP's delayed
-//!   acknowledgement and retransmission timer repair losses on time, and so does one that is not
-//!   up yet. ICE's keepalives (STUN, every two seconds) leave an idle connection idle.
+//! - webrtc-rs 0.21.1: a connected driver wakes for each of its timers (ICE's consent checks
+//!   and SCTP's) at its own moment, so idle connections woke the worker threads one after
+//!   another. Once a connection is up and idle, its timers of 20 ms or more end on a grid shared
+//!   by the whole process, so idle connections wake together; nothing fires early. A connection
+//!   that sent or received DTLS (which carries SCTP) in the last second keeps exact timers, so
+//!   SCTP's delayed acknowledgement and retransmission timer repair losses on time, and so does
+//!   one that is not up yet. ICE's keepalives (STUN) leave an idle connection idle.
 //! - webrtc-rs 0.21.1: some set-up steps stay queued until the driver next handles a timeout
 //!   (the first connectivity check after a remote candidate, the DTLS ClientHello once ICE
 //!   connects, the SCTP INIT once DTLS is done), i.e. the next ICE tick. While a connection's
