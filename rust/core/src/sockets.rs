@@ -228,9 +228,9 @@ fn disable_gro(_socket: &std::net::UdpSocket) -> bool {
 
 /// The wrapped socket, reporting the GRO it was left with, showing handshake datagrams to
 /// its [`HandshakeWatch`] and marking its connection busy while DTLS datagrams move. Only DTLS
-/// (direct or in TURN ChannelData) carries what SCTP times: webrtc-rs 0.21.1's ICE agent sends a
-/// STUN keepalive every two seconds on an idle connection, and those leave its timers on the
-/// shared grid (figures in PROFILES.md, "Sockets, timers and set-up").
+/// (direct or in TURN ChannelData) carries what SCTP times: webrtc-rs 0.21.1's ICE agent keeps
+/// sending STUN consent checks on an idle connection, and those leave its timers on the shared
+/// grid (figures in PROFILES.md, "Sockets, timers and set-up").
 #[derive(Debug)]
 struct TunedSocket {
     inner: Arc<dyn AsyncUdpSocket>,
