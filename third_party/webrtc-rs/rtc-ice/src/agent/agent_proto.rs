@@ -124,8 +124,7 @@ impl sansio::Protocol<TaggedBytesMut, (), ()> for Agent {
         self.trigger_request_connectivity_check(remote_candidates);
 
         if self.ufrag_pwd.remote_credentials.is_some()
-            && (self.force_candidate_contact
-                || self.next_contact().is_some_and(|next| next <= now))
+            && (self.force_candidate_contact || self.next_contact().is_some_and(|next| next <= now))
         {
             self.contact(now);
         }

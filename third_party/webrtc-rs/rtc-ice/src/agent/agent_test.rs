@@ -3476,11 +3476,17 @@ fn test_connected_agent_wakes_only_for_consent_checks_and_timeouts() -> Result<(
     let disconnect_at = silent_since + disconnected + Duration::from_nanos(1);
     let mut last_check = base + keepalive;
     let deadline = loop {
-        let next = agent.poll_timeout().expect("a connected agent has a deadline");
+        let next = agent
+            .poll_timeout()
+            .expect("a connected agent has a deadline");
         if next >= disconnect_at {
             break next;
         }
-        assert_eq!(next, last_check + keepalive, "only consent checks before then");
+        assert_eq!(
+            next,
+            last_check + keepalive,
+            "only consent checks before then"
+        );
         agent.handle_timeout(next)?;
         assert!(agent.poll_write().is_some(), "a consent check at {next:?}");
         assert_eq!(agent.connection_state, ConnectionState::Connected);
@@ -3491,7 +3497,9 @@ fn test_connected_agent_wakes_only_for_consent_checks_and_timeouts() -> Result<(
     assert_eq!(agent.connection_state, ConnectionState::Disconnected);
 
     // Disconnected, the agent goes back to its check-interval tick.
-    let tick = agent.poll_timeout().expect("a disconnected agent keeps checking");
+    let tick = agent
+        .poll_timeout()
+        .expect("a disconnected agent keeps checking");
     assert!(tick <= deadline + Duration::from_millis(200));
     agent.close()?;
 

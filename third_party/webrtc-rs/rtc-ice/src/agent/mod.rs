@@ -597,30 +597,26 @@ impl Agent {
         if !self.connected_wakes_when_due || self.connection_state != ConnectionState::Connected {
             return Some(tick);
         }
-        let Some(pair_index) = self.selected_pair else {
+        let Some(last_received) = self.selected_pair_last_received() else {
             return Some(tick);
         };
-        let remote_index = self.candidate_pairs[pair_index].remote_index;
-        let last_received = self.remote_candidates[remote_index]
-            .last_received()
-            .unwrap_or(self.start_time);
-        // `validate_selected_pair` compares with `>`: wake just after the boundary.
-        let just_after = |timeout: Duration| {
-            (timeout != Duration::ZERO).then(|| last_received + timeout + Duration::from_nanos(1))
+        // `validate_selected_pair` compares with `>`: wake just after each limit.
+        let (disconnected_after, failed_after) = self.silence_limits();
+        let silent_past = |limit: Option<Duration>| {
+            limit.map(|limit| last_received + limit + Duration::from_nanos(1))
         };
         // A controlled lite agent only validates its pair; it sends no consent checks.
         let sends_checks = !(self.lite && !self.is_controlling);
         let keepalive = (sends_checks && self.keepalive_interval != Duration::ZERO)
             .then(|| self.last_consent_sent + self.keepalive_interval);
-        let failed = if self.failed_timeout == Duration::ZERO {
-            None
-        } else {
-            just_after(self.failed_timeout + self.disconnected_timeout)
-        };
-        [keepalive, just_after(self.disconnected_timeout), failed]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            keepalive,
+            silent_past(disconnected_after),
+            silent_past(failed_after),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn get_timeout_interval(&self) -> Duration {
@@ -966,42 +962,42 @@ impl Agent {
     /// `now` comes from the caller so that this decision and the keepalive decision below are
     /// made against the same instant as the `contact(now)` that reached them.
     pub(crate) fn validate_selected_pair(&mut self, now: Instant) -> bool {
-        let (valid, disconnected_time) = {
-            self.selected_pair.as_ref().map_or_else(
-                || (false, Duration::from_secs(0)),
-                |&pair_index| {
-                    let remote_index = self.candidate_pairs[pair_index].remote_index;
-
-                    let last_received = self.remote_candidates[remote_index]
-                        .last_received()
-                        .unwrap_or(self.start_time);
-                    let disconnected_time = now.saturating_duration_since(last_received);
-                    (true, disconnected_time)
-                },
-            )
+        let Some(last_received) = self.selected_pair_last_received() else {
+            return false;
         };
-
-        if valid {
-            // Only allow transitions to fail if a.failedTimeout is non-zero
-            let mut total_time_to_failure = self.failed_timeout;
-            if total_time_to_failure != Duration::from_secs(0) {
-                total_time_to_failure += self.disconnected_timeout;
-            }
-
-            if total_time_to_failure != Duration::from_secs(0)
-                && disconnected_time > total_time_to_failure
-            {
-                self.update_connection_state(Some(now), ConnectionState::Failed);
-            } else if self.disconnected_timeout != Duration::from_secs(0)
-                && disconnected_time > self.disconnected_timeout
-            {
-                self.update_connection_state(Some(now), ConnectionState::Disconnected);
-            } else {
-                self.update_connection_state(Some(now), ConnectionState::Connected);
-            }
+        let disconnected_time = now.saturating_duration_since(last_received);
+        let (disconnected_after, failed_after) = self.silence_limits();
+        if failed_after.is_some_and(|limit| disconnected_time > limit) {
+            self.update_connection_state(Some(now), ConnectionState::Failed);
+        } else if disconnected_after.is_some_and(|limit| disconnected_time > limit) {
+            self.update_connection_state(Some(now), ConnectionState::Disconnected);
+        } else {
+            self.update_connection_state(Some(now), ConnectionState::Connected);
         }
+        true
+    }
 
-        valid
+    /// When traffic last arrived on the selected pair (the agent's start if none has), or `None`
+    /// without a selected pair.
+    fn selected_pair_last_received(&self) -> Option<Instant> {
+        let pair_index = self.selected_pair?;
+        let remote_index = self.candidate_pairs[pair_index].remote_index;
+        Some(
+            self.remote_candidates[remote_index]
+                .last_received()
+                .unwrap_or(self.start_time),
+        )
+    }
+
+    /// How long the selected pair may stay silent before the agent reports it disconnected, and
+    /// before it reports it failed; `None` for a transition a zero timeout turns off (failing
+    /// only when `failed_timeout` is non-zero).
+    fn silence_limits(&self) -> (Option<Duration>, Option<Duration>) {
+        let disconnected =
+            (self.disconnected_timeout != Duration::ZERO).then_some(self.disconnected_timeout);
+        let failed = (self.failed_timeout != Duration::ZERO)
+            .then(|| self.failed_timeout + self.disconnected_timeout);
+        (disconnected, failed)
     }
 
     /// Sends STUN Binding Requests to the selected pair at `keepalive_interval` to
