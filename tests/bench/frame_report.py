@@ -1,4 +1,5 @@
-"""Summarises the frame suite of tests/bench/run.sh into FRAME.md.
+"""Summarises the frame suite of tests/bench/run.sh into FRAME.md, and its targets into a
+section of RESULTS.md (the rest of that file is report.py's).
 
     python frame_report.py RESULTS.jsonl OUTPUT_DIR
 
@@ -16,7 +17,7 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from report import OURS, fmt  # noqa: E402
+from report import OURS, fmt, with_frame_block  # noqa: E402
 
 NATIVE = "webrtc-native 1.2.1"
 # frame_cost.gd's engine call timed beside the plugin's, which never reaches either plugin.
@@ -199,6 +200,98 @@ def mixed_table(server, stacks):
     return lines if mixed_rows else []
 
 
+# Issue 24's targets for the dedicated server, at these client counts.
+TARGET_CLIENTS = (32, 128)
+TARGET_CPU_RATIO = 0.7
+TARGET_FRAME_WORK_RATIO = 0.25
+LATENCIES = (("input_latency_us", "inputs reach the server"),
+             ("state_latency_us", "states reach the clients"),
+             ("event_latency_us", "reliable events reach the clients"))
+
+
+def letter(scenario):
+    """A scenario's letter as the tables name it: "(a)" for `state`."""
+    return SCENARIOS[scenario].split(" ", 1)[0]
+
+
+def verdict(met):
+    return "n/a" if met is None else ("yes" if met else "**no**")
+
+
+def ratio(ours, theirs):
+    return f"{ours / theirs:.2f}×" if ours is not None and theirs else "—"
+
+
+def target_rows(calls, frames, reads, server, stacks):
+    """The issue's targets, one row each: what ours measured, webrtc-native's beside it when it
+    ran, and whether ours met the target in this run."""
+    native = NATIVE in stacks
+    rows = []
+
+    def add(figure, ours, theirs, target, met, shown=fmt):
+        rows.append(f"| {figure} | {shown(ours)} | {shown(theirs) if native else '—'} | "
+                    f"{ratio(ours, theirs) if native else '—'} | {target} | {verdict(met)} |")
+
+    def server_median(stack, clients, metric, key="value"):
+        return median_of(server.get((stack, clients, metric), []), key)
+
+    for clients in TARGET_CLIENTS:
+        ours = server_median(OURS, clients, "server_cpu_pct_per_client")
+        theirs = server_median(NATIVE, clients, "server_cpu_pct_per_client")
+        if ours is not None:
+            met = ours <= TARGET_CPU_RATIO * theirs if native and theirs else None
+            add(f"server CPU per client, {clients} clients (% of a core)", ours, theirs,
+                f"≤ {TARGET_CPU_RATIO}× webrtc-native's", met)
+    for metric, label in LATENCIES:
+        for clients in TARGET_CLIENTS:
+            for key, quantile in (("value", "p50"), ("p99", "p99")):
+                ours = server_median(OURS, clients, metric, key)
+                theirs = server_median(NATIVE, clients, metric, key)
+                if ours is None:
+                    continue
+                met = ours <= theirs if native and theirs is not None else None
+                add(f"{label}, {clients} clients, {quantile} (ms)", ours, theirs,
+                    "no later than webrtc-native's", met,
+                    shown=lambda us: fmt(us / 1000) if us is not None else "n/a")
+    for clients in TARGET_CLIENTS:
+        ours = server_median(OURS, clients, "server_frame_work_us")
+        theirs = server_median(NATIVE, clients, "server_frame_work_us")
+        if ours is not None:
+            met = ours <= TARGET_FRAME_WORK_RATIO * theirs if native and theirs else None
+            add(f"server frame work p50, {clients} clients (µs)", ours, theirs,
+                "≤ ¼ of webrtc-native's", met)
+    for scenario in SCENARIOS:
+        names = sorted({call for (stack, sc, call) in calls
+                        if stack == OURS and sc == scenario} - {"get_packet", CONTROL})
+        if not names:
+            continue
+        within = sum(meets(summary(calls[(OURS, scenario, name)])) for name in names)
+        rows.append(f"| game-thread calls within every per-call target, {letter(scenario)} | "
+                    f"{within} of {len(names)} | — | — | all | {verdict(within == len(names))} |")
+    for scenario in ("state", "mesh"):
+        counts = []
+        for stack in stacks:
+            runs = frames.get((stack, scenario), [])
+            counts.append((sum(r["frames_over_1ms"] for r in runs), sum(r["frames"] for r in runs))
+                          if runs else None)
+        if counts[0] is None:
+            continue
+        theirs = counts[1] if native and len(counts) > 1 else None
+        rows.append(f"| frames over 1 ms of plugin work, {letter(scenario)} | {counts[0][0]} of "
+                    f"{counts[0][1]} | {f'{theirs[0]} of {theirs[1]}' if theirs else '—'} | — | "
+                    f"none | {verdict(counts[0][0] == 0)} |")
+    for size, target in TARGET_GET_PACKET.items():
+        ours = median_of(reads.get((OURS, size), []))
+        theirs = median_of(reads.get((NATIVE, size), []))
+        if ours is not None:
+            add(f"`get_packet()` of {size} B, read back to back (µs)", ours, theirs,
+                f"≤ {fmt(target)} µs", ours <= target)
+    if not rows:
+        return []
+    return ["| figure | ours | webrtc-native 1.2.1 | ours/theirs | target | met |",
+            "| --- | --- | --- | --- | --- | --- |"] + rows
+
+
 def main() -> int:
     source, out = Path(sys.argv[1]), Path(sys.argv[2])
     calls, frames, reads, server, failed = collect(source)
@@ -228,6 +321,11 @@ def main() -> int:
         "(a) and (c).",
         "",
     ]
+    targets = target_rows(calls, frames, reads, server, stacks)
+    if targets:
+        lines += ["## Issue 24's targets at a glance", "",
+                  "Medians over the repetitions, from the tables below (the per-call targets "
+                  "apply to each call's p50, p99, p99.9 and max together).", ""] + targets + [""]
     for scenario, title in SCENARIOS.items():
         if any(sc == scenario for (_, sc, _) in calls):
             lines += [f"## {title}", ""] + call_table(calls, stacks, scenario) + [""]
@@ -275,6 +373,16 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "FRAME.md").write_text("\n".join(lines))
     print("wrote", out / "FRAME.md")
+    if targets:
+        ended = datetime.fromtimestamp(source.stat().st_mtime, timezone.utc)
+        block = [f"## The game thread and a dedicated server (frame suite, {reps} repetition(s), "
+                 f"ended {ended:%Y-%m-%d %H:%M} UTC)", "",
+                 "Issue 24's targets, beside webrtc-native when its build was found; every figure "
+                 "and what each scenario is: [FRAME.md](FRAME.md).", ""] + targets
+        results = out / "RESULTS.md"
+        old_text = results.read_text() if results.exists() else ""
+        results.write_text(with_frame_block(old_text, "\n".join(block)))
+        print("updated", results)
     return 0
 
 

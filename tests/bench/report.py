@@ -4,6 +4,7 @@
 
 Medians over repetitions (open time: over every sample), spread as min–max, the ratio
 ours/theirs, and the issue's targets with whether this run met them. Prints the table too.
+The section frame_report.py writes into RESULTS.md is kept.
 """
 
 import json
@@ -110,6 +111,29 @@ def fmt(value):
     return f"{value:.2f}"
 
 
+# RESULTS.md's section written by frame_report.py: kept when this script rewrites the file, so
+# that a clean run and a frame run, made apart, both show.
+FRAME_BLOCK_START = "<!-- the frame suite's targets, written by frame_report.py -->"
+FRAME_BLOCK_END = "<!-- end of the frame suite's targets -->"
+
+
+def frame_block(text):
+    """The frame suite's section of a RESULTS.md text, markers included, or ''."""
+    start, end = text.find(FRAME_BLOCK_START), text.find(FRAME_BLOCK_END)
+    if start < 0 or end < start:
+        return ""
+    return text[start:end + len(FRAME_BLOCK_END)]
+
+
+def with_frame_block(text, body):
+    """`text` with its frame suite section replaced by `body` (appended when it had none)."""
+    block = f"{FRAME_BLOCK_START}\n{body}\n{FRAME_BLOCK_END}"
+    old = frame_block(text)
+    if old:
+        return text.replace(old, block)
+    return (text.rstrip("\n") + "\n\n" if text.strip() else "") + block + "\n"
+
+
 def main() -> int:
     source, out = Path(sys.argv[1]), Path(sys.argv[2])
     out.mkdir(parents=True, exist_ok=True)
@@ -153,7 +177,9 @@ def main() -> int:
         lines += ["", f"Threads in the Godot process: {per_count}; "
                   f"{'independent of the number of peers' if same else '**varies with the peer count**'}."]
     text = "\n".join(lines) + "\n"
-    (out / "RESULTS.md").write_text(text)
+    results = out / "RESULTS.md"
+    kept = frame_block(results.read_text()) if results.exists() else ""
+    (out / "RESULTS.md").write_text(text + ("\n" + kept + "\n" if kept else ""))
     print(text)
 
     if chart:

@@ -8,7 +8,7 @@
 # busy, and a dedicated server's cost per client with 8, 32 and 128 clients in a second process,
 # beside webrtc-native when its Linux build is found (WEBRTC_NATIVE_DIR, by default
 # ../shared/anchors/webrtc-native-1.2.1 beside the checkout), and then each stack's server with
-# the other's clients; it writes FRAME.md.
+# the other's clients; it writes FRAME.md, and a summary of its targets into RESULTS.md.
 #   tests/bench/run.sh [REPETITIONS] [all|clean|lossy|bulk|bursty|game|frame]   (default 5 all;
 #                                   lossy, bulk, bursty, game and frame use at most 3; bulk,
 #                                   bursty and game: the lossy suite's throughput rows, its game
