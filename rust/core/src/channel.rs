@@ -33,6 +33,7 @@ use webrtc::peer_connection::{PeerConnection, RTCStatsReportEntry, StatsSelector
 use crate::error::{Error, Result};
 use crate::options::{ChannelOptions, UNSET};
 use crate::runtime;
+use crate::spin::SpinWatch;
 use crate::state::{ChannelState, StateCell};
 use crate::stats::ChannelSnapshot;
 use crate::sync::lock;
@@ -259,6 +260,8 @@ pub struct Channel {
     /// The packet last returned by [`Channel::get_packet`]; Godot reads it through a raw
     /// pointer until the next call, so it must live here.
     current: Option<RTCDataChannelMessage>,
+    /// Tells a loop of polls from a frame's, so a loop lends the network threads the core.
+    spin: SpinWatch,
 }
 
 impl Channel {
@@ -344,6 +347,7 @@ impl Channel {
             queued,
             sender,
             current: None,
+            spin: SpinWatch::default(),
         }
     }
 
@@ -399,6 +403,7 @@ impl Channel {
     /// Makes the packets that arrived since the last poll available. The connection's poll
     /// does this for all its channels; this is for a channel read on its own.
     pub fn poll(&self) {
+        self.spin.on_poll();
         self.shared.release_packets();
     }
 

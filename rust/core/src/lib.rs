@@ -4,7 +4,8 @@
 //! - [`runtime`]: one shared tokio runtime (one or two workers) runs every connection; `sockets`
 //!   gives webrtc-rs that runtime with its sockets tuned for game traffic, `timers` decides when
 //!   the driver's sleeps end, and `last_flight` answers repeated DTLS handshake flights that
-//!   rtc-dtls leaves unanswered.
+//!   rtc-dtls leaves unanswered. Its threads never preempt the game's; `spin` lends them the
+//!   core when the game polls in a loop.
 //! - [`peer::Peer`] and [`channel::Channel`] mirror Godot's `WebRTCPeerConnection` and
 //!   `WebRTCDataChannel` virtuals with synchronous methods. Network threads never call them
 //!   back: they update lock-free [`state`] cells and push [`peer::PeerEvent`]s, which the game
@@ -31,6 +32,7 @@ mod ports;
 mod resolver;
 pub mod runtime;
 mod sockets;
+mod spin;
 pub mod state;
 pub mod stats;
 mod sync;

@@ -25,6 +25,7 @@ use crate::options::ChannelOptions;
 use crate::ports::{self, PortClaim};
 use crate::runtime;
 use crate::sockets::{webrtc_runtime, OnPanic};
+use crate::spin::SpinWatch;
 use crate::state::{ConnectionState, GatheringState, SignalingState, StateCell};
 use crate::stats::{self, ConnectionStats};
 use crate::sync::lock;
@@ -320,6 +321,8 @@ pub struct Peer {
     /// Present from construction so states and `poll()` work before anything is built.
     shared: Arc<PeerShared>,
     signaling: SignalingState,
+    /// Tells a loop of polls from a frame's, so a loop lends the network threads the core.
+    spin: SpinWatch,
 }
 
 impl Default for Peer {
@@ -335,6 +338,7 @@ impl Peer {
             live: None,
             shared: Arc::new(PeerShared::new()),
             signaling: SignalingState::Stable,
+            spin: SpinWatch::default(),
         }
     }
 
@@ -364,8 +368,10 @@ impl Peer {
     }
 
     /// The first step of `poll()`: makes the packets that arrived on this connection's channels
-    /// since the last poll available to the game.
+    /// since the last poll available to the game. A poll in a tight loop first lends the network
+    /// threads the core (`spin.rs`).
     pub fn release_packets(&self) {
+        self.spin.on_poll();
         self.shared.release_packets();
     }
 
