@@ -65,6 +65,16 @@ bench() {
     "${netns[@]}" timeout -k 5 300 "${program[@]}" "$@" 2>&1 | record "$rep"
 }
 
+# bench_one_core STACK REP: the single-process core suite held to one CPU (the first this shell
+# may use), as on a one-core VM or a container pinned to one CPU; its figures carry "cores":1.
+bench_one_core() {
+    local -n program="$1_program"
+    local cpu
+    cpu=$(taskset -pc $$ | sed 's/.*: //; s/[-,].*//')
+    "${netns[@]}" timeout -k 5 300 taskset -c "$cpu" "${program[@]}" --suite=core 2>&1 \
+        | sed 's/^BENCH {/BENCH {"cores":1,/' | record "$2"
+}
+
 # bench_pair STACK REP: the two-process run, both processes in the same namespace.
 bench_pair() {
     local -n program="$1_program"
@@ -190,11 +200,13 @@ server_run() {
 
 clean_runs() {
     for ((rep = 1; rep <= reps; rep++)); do
-        echo "repetition $rep of $reps: webrtc-rs in Godot, then libdatachannel; one process, then two" >&2
+        echo "repetition $rep of $reps: webrtc-rs in Godot, then libdatachannel; one process, then two, then one process on one core" >&2
         bench godot "$rep" --suite=core
         bench ldc "$rep" --suite=core
         bench_pair godot "$rep"
         bench_pair ldc "$rep"
+        bench_one_core godot "$rep"
+        bench_one_core ldc "$rep"
     done
     echo "idle and scale runs" >&2
     bench godot "" --suite=idle
