@@ -62,6 +62,11 @@ struct Inbox {
     bytes: usize,
     /// How many packets at the front the game may take: those there at the last poll.
     released: usize,
+    /// Packets the game has finished reading, for the pump to free. webrtc-rs allocated them on
+    /// a network thread, and freeing one on the game thread takes that thread's allocator lock
+    /// (glibc's arena): a network thread preempted while holding it made `get_packet()` wait
+    /// for milliseconds. They wait here until the next delivery, at most an inbox's worth.
+    spent: Vec<RTCDataChannelMessage>,
 }
 
 pub(crate) struct ChannelShared {
@@ -133,8 +138,12 @@ impl ChannelShared {
         }
     }
 
-    /// Takes the oldest packet released by a poll, making room for the pump.
-    fn take_packet(&self) -> Option<RTCDataChannelMessage> {
+    /// Takes the oldest packet released by a poll, making room for the pump. When there is one,
+    /// `finished` (the packet the game read before) goes to the pump to be freed.
+    fn take_packet(
+        &self,
+        finished: &mut Option<RTCDataChannelMessage>,
+    ) -> Option<RTCDataChannelMessage> {
         self.release_if_closed();
         let packet = {
             let mut inbox = self.inbox();
@@ -142,6 +151,7 @@ impl ChannelShared {
                 return None;
             }
             let packet = inbox.packets.pop_front()?;
+            inbox.spent.extend(finished.take());
             inbox.bytes -= packet.data.len();
             inbox.released -= 1;
             self.available.store(inbox.released, Ordering::Release);
@@ -152,22 +162,34 @@ impl ChannelShared {
         Some(packet)
     }
 
-    /// Queues a message, waiting while the inbox is full.
-    async fn deliver(&self, message: RTCDataChannelMessage) {
+    /// Queues a message, waiting while the inbox is full, and frees the packets the game has
+    /// finished reading (through `graveyard`, the pump's own list, outside the lock).
+    async fn deliver(
+        &self,
+        message: RTCDataChannelMessage,
+        graveyard: &mut Vec<RTCDataChannelMessage>,
+    ) {
+        let mut message = Some(message);
         loop {
             let room = self.room.notified();
             {
                 let mut inbox = self.inbox();
-                let fits = inbox.packets.is_empty()
-                    || (inbox.bytes + message.data.len() <= INBOX_MAX_BYTES
-                        && inbox.packets.len() < INBOX_MAX_PACKETS);
-                if fits {
+                graveyard.append(&mut inbox.spent);
+                let fits = |message: &RTCDataChannelMessage| {
+                    inbox.packets.is_empty()
+                        || (inbox.bytes + message.data.len() <= INBOX_MAX_BYTES
+                            && inbox.packets.len() < INBOX_MAX_PACKETS)
+                };
+                if let Some(message) = message.take_if(|message| fits(message)) {
                     inbox.bytes += message.data.len();
                     inbox.packets.push_back(message);
                     self.arrived.store(inbox.packets.len(), Ordering::Release);
                     self.arrivals.fetch_add(1, Ordering::Release);
-                    return;
                 }
+            }
+            graveyard.clear();
+            if message.is_none() {
+                return;
             }
             // A closing channel is still read (what the peer sent before closing arrives
             // first); only once the game let go of it, or its connection went, is it dropped.
@@ -409,7 +431,7 @@ impl Channel {
 
     /// Takes the next packet. The slice stays valid until the next call.
     pub fn get_packet(&mut self) -> Result<&[u8]> {
-        let Some(packet) = self.shared.take_packet() else {
+        let Some(packet) = self.shared.take_packet(&mut self.current) else {
             return Err(Error::unavailable("no packet available"));
         };
         Ok(&self.current.insert(packet).data)
@@ -503,6 +525,7 @@ impl Drop for Channel {
 
 /// Moves webrtc-rs events for one channel into its shared state until the channel ends.
 async fn pump(dc: Arc<dyn DataChannel>, shared: Weak<ChannelShared>, pc: Weak<dyn PeerConnection>) {
+    let mut graveyard = Vec::new();
     while let Some(event) = dc.poll().await {
         let Some(shared) = shared.upgrade() else {
             break;
@@ -523,7 +546,7 @@ async fn pump(dc: Arc<dyn DataChannel>, shared: Weak<ChannelShared>, pc: Weak<dy
                     .state
                     .set_unless(ChannelState::Open, ChannelState::Closed);
             }
-            DataChannelEvent::OnMessage(message) => shared.deliver(message).await,
+            DataChannelEvent::OnMessage(message) => shared.deliver(message, &mut graveyard).await,
             DataChannelEvent::OnClosing => shared
                 .state
                 .set_unless(ChannelState::Closing, ChannelState::Closed),
@@ -592,9 +615,15 @@ mod tests {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
+        let mut graveyard = Vec::new();
         for &byte in bytes {
-            runtime.block_on(shared.deliver(message(byte)));
+            runtime.block_on(shared.deliver(message(byte), &mut graveyard));
         }
+    }
+
+    /// What the game's `get_packet()` takes: the next packet, handing back the one before.
+    fn take(shared: &ChannelShared) -> Option<RTCDataChannelMessage> {
+        shared.take_packet(&mut None)
     }
 
     #[test]
@@ -602,21 +631,21 @@ mod tests {
         let shared = ChannelShared::new(ChannelState::Open, Some(1), Arc::default());
         arrive(&shared, &[1, 2]);
         assert_eq!(shared.available.load(Ordering::Acquire), 0);
-        assert!(shared.take_packet().is_none(), "nothing before a poll");
+        assert!(take(&shared).is_none(), "nothing before a poll");
 
         shared.release_packets();
         assert_eq!(shared.available.load(Ordering::Acquire), 2);
-        let first = shared.take_packet().expect("a released packet");
+        let first = take(&shared).expect("a released packet");
         assert_eq!(&first.data[..], [1]);
 
         // One arrives while the game is between polls: the count only falls as it takes.
         arrive(&shared, &[3]);
         assert_eq!(shared.available.load(Ordering::Acquire), 1);
-        assert_eq!(&shared.take_packet().expect("the second").data[..], [2]);
-        assert!(shared.take_packet().is_none(), "the third waits for a poll");
+        assert_eq!(&take(&shared).expect("the second").data[..], [2]);
+        assert!(take(&shared).is_none(), "the third waits for a poll");
 
         shared.release_packets();
-        assert_eq!(&shared.take_packet().expect("the third").data[..], [3]);
+        assert_eq!(&take(&shared).expect("the third").data[..], [3]);
         assert_eq!(shared.available.load(Ordering::Acquire), 0);
         assert_eq!(shared.inbox().bytes, 0, "every byte accounted for");
     }
@@ -640,8 +669,36 @@ mod tests {
         let shared = ChannelShared::new(ChannelState::Open, Some(1), Arc::default());
         arrive(&shared, &[1, 2]);
         shared.state.set(ChannelState::Closed);
-        assert_eq!(&shared.take_packet().expect("the first").data[..], [1]);
-        assert_eq!(&shared.take_packet().expect("the second").data[..], [2]);
-        assert!(shared.take_packet().is_none());
+        assert_eq!(&take(&shared).expect("the first").data[..], [1]);
+        assert_eq!(&take(&shared).expect("the second").data[..], [2]);
+        assert!(take(&shared).is_none());
+    }
+
+    #[test]
+    fn a_packet_the_game_has_read_is_freed_by_the_pump() {
+        let shared = ChannelShared::new(ChannelState::Open, Some(1), Arc::default());
+        arrive(&shared, &[1, 2]);
+        shared.release_packets();
+        let mut current = shared.take_packet(&mut None);
+        current = shared.take_packet(&mut current);
+        assert_eq!(
+            current.as_ref().map(|packet| &packet.data[..]),
+            Some(&[2][..])
+        );
+        assert_eq!(
+            shared.inbox().spent.len(),
+            1,
+            "the first waits for the pump"
+        );
+        assert!(
+            shared.take_packet(&mut current).is_none(),
+            "nothing left to take"
+        );
+        assert!(current.is_some(), "a failed read keeps the packet it has");
+        arrive(&shared, &[3]);
+        assert!(
+            shared.inbox().spent.is_empty(),
+            "the next delivery frees it"
+        );
     }
 }
