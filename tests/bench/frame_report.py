@@ -17,7 +17,7 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from report import OURS, fmt, with_frame_block  # noqa: E402
+from report import OURS, fmt, ratio, with_frame_block  # noqa: E402
 
 NATIVE = "webrtc-native 1.2.1"
 # frame_cost.gd's engine call timed beside the plugin's, which never reaches either plugin.
@@ -93,6 +93,11 @@ def call_table(calls, stacks, scenario):
     return lines
 
 
+def frames_over_1ms(runs):
+    """Frames over 1 ms of plugin work, and frames in all, over a stack's repetitions."""
+    return sum(r["frames_over_1ms"] for r in runs), sum(r["frames"] for r in runs)
+
+
 def frame_table(frames, stacks):
     lines = ["| scenario | stack | plugin work per frame p50 / p99 / max (µs) | frames over 1 ms |",
              "| --- | --- | --- | --- |"]
@@ -101,8 +106,7 @@ def frame_table(frames, stacks):
             runs = frames.get((stack, scenario))
             if not runs:
                 continue
-            over = sum(r["frames_over_1ms"] for r in runs)
-            total = sum(r["frames"] for r in runs)
+            over, total = frames_over_1ms(runs)
             lines.append(
                 f"| {scenario} | {stack} | {fmt(statistics.median(r['value'] for r in runs))} / "
                 f"{fmt(statistics.median(r['p99'] for r in runs))} / {fmt(max(r['max'] for r in runs))} | "
@@ -218,10 +222,6 @@ def verdict(met):
     return "n/a" if met is None else ("yes" if met else "**no**")
 
 
-def ratio(ours, theirs):
-    return f"{ours / theirs:.2f}×" if ours is not None and theirs else "—"
-
-
 def target_rows(calls, frames, reads, server, stacks):
     """The issue's targets, one row each: what ours measured, webrtc-native's beside it when it
     ran, and whether ours met the target in this run."""
@@ -235,13 +235,17 @@ def target_rows(calls, frames, reads, server, stacks):
     def server_median(stack, clients, metric, key="value"):
         return median_of(server.get((stack, clients, metric), []), key)
 
-    for clients in TARGET_CLIENTS:
-        ours = server_median(OURS, clients, "server_cpu_pct_per_client")
-        theirs = server_median(NATIVE, clients, "server_cpu_pct_per_client")
-        if ours is not None:
-            met = ours <= TARGET_CPU_RATIO * theirs if native and theirs else None
-            add(f"server CPU per client, {clients} clients (% of a core)", ours, theirs,
-                f"≤ {TARGET_CPU_RATIO}× webrtc-native's", met)
+    def at_most(metric, label, share, target):
+        """Rows for a server figure of ours that must stay within `share` of webrtc-native's."""
+        for clients in TARGET_CLIENTS:
+            ours = server_median(OURS, clients, metric)
+            theirs = server_median(NATIVE, clients, metric)
+            if ours is not None:
+                met = ours <= share * theirs if native and theirs else None
+                add(label.format(clients=clients), ours, theirs, target, met)
+
+    at_most("server_cpu_pct_per_client", "server CPU per client, {clients} clients (% of a core)",
+            TARGET_CPU_RATIO, f"≤ {TARGET_CPU_RATIO}× webrtc-native's")
     for metric, label in LATENCIES:
         for clients in TARGET_CLIENTS:
             for key, quantile in (("value", "p50"), ("p99", "p99")):
@@ -253,13 +257,8 @@ def target_rows(calls, frames, reads, server, stacks):
                 add(f"{label}, {clients} clients, {quantile} (ms)", ours, theirs,
                     "no later than webrtc-native's", met,
                     shown=lambda us: fmt(us / 1000) if us is not None else "n/a")
-    for clients in TARGET_CLIENTS:
-        ours = server_median(OURS, clients, "server_frame_work_us")
-        theirs = server_median(NATIVE, clients, "server_frame_work_us")
-        if ours is not None:
-            met = ours <= TARGET_FRAME_WORK_RATIO * theirs if native and theirs else None
-            add(f"server frame work p50, {clients} clients (µs)", ours, theirs,
-                "≤ ¼ of webrtc-native's", met)
+    at_most("server_frame_work_us", "server frame work p50, {clients} clients (µs)",
+            TARGET_FRAME_WORK_RATIO, "≤ ¼ of webrtc-native's")
     for scenario in SCENARIOS:
         names = sorted({call for (stack, sc, call) in calls
                         if stack == OURS and sc == scenario} - {"get_packet", CONTROL})
@@ -272,8 +271,7 @@ def target_rows(calls, frames, reads, server, stacks):
         counts = []
         for stack in stacks:
             runs = frames.get((stack, scenario), [])
-            counts.append((sum(r["frames_over_1ms"] for r in runs), sum(r["frames"] for r in runs))
-                          if runs else None)
+            counts.append(frames_over_1ms(runs) if runs else None)
         if counts[0] is None:
             continue
         theirs = counts[1] if native and len(counts) > 1 else None

@@ -125,6 +125,11 @@ def fmt(value):
     return f"{value:.2f}"
 
 
+def ratio(ours, theirs):
+    """ours/theirs as the tables show it, or a dash when either is missing."""
+    return f"{ours / theirs:.2f}×" if ours is not None and theirs else "—"
+
+
 # RESULTS.md's section written by frame_report.py: kept when this script rewrites the file, so
 # that a clean run and a frame run, made apart, both show.
 FRAME_BLOCK_START = "<!-- the frame suite's targets, written by frame_report.py -->"
@@ -176,12 +181,11 @@ def main() -> int:
     for index, (metric, match, label, better, target, met) in enumerate(ROWS):
         ours, ours_spread = describe(values.get((OURS, index), []))
         theirs, theirs_spread = describe(values.get((THEIRS, index), []))
-        ratio = f"{ours / theirs:.2f}×" if ours is not None and theirs else "—"
         verdict = "—"
         if met is not None and ours is not None:
             verdict = "yes" if met(ours, theirs) else "**no**"
         lines.append(f"| {label} | {fmt(ours)} | {ours_spread} | {fmt(theirs)} | {theirs_spread} "
-                     f"| {ratio} | {target or '—'} | {verdict} |")
+                     f"| {ratio(ours, theirs)} | {target or '—'} | {verdict} |")
         if ours is not None and theirs is not None:
             chart.append((label, ours, theirs, better))
     if threads:
