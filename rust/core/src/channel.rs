@@ -17,6 +17,7 @@
 //! Sending is the mirror image: [`Channel::put_packet`] puts the message in an outbox and
 //! returns; a per-channel sender task hands it to webrtc-rs. The game thread so never waits for
 //! the connection's lock, which the network task holds while it reads, decrypts and encrypts.
+//! Large messages travel in buffers that go back to the game thread ([`crate::send_buffers`]).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -33,6 +34,7 @@ use webrtc::peer_connection::{PeerConnection, RTCStatsReportEntry, StatsSelector
 use crate::error::{Error, Result};
 use crate::options::{ChannelOptions, UNSET};
 use crate::runtime;
+use crate::send_buffers::{Returned, SendBuffers, LENT_ABOVE};
 use crate::spin::SpinWatch;
 use crate::state::{ChannelState, StateCell};
 use crate::stats::ChannelSnapshot;
@@ -205,6 +207,11 @@ impl ChannelShared {
 enum Outgoing {
     Binary(BytesMut),
     Text(String),
+    /// A large message in a buffer of the game thread's, which goes back to it once copied.
+    Lent {
+        data: Vec<u8>,
+        text: bool,
+    },
 }
 
 impl Outgoing {
@@ -212,6 +219,14 @@ impl Outgoing {
         match self {
             Self::Binary(data) => data.len(),
             Self::Text(text) => text.len(),
+            Self::Lent { data, .. } => data.len(),
+        }
+    }
+
+    /// Gives a lent buffer back to the game thread; the others are freed here.
+    fn give_back(self, returned: &Returned) {
+        if let Self::Lent { data, .. } = self {
+            returned.give_back(data);
         }
     }
 }
@@ -277,6 +292,8 @@ pub struct Channel {
     outbox: Option<UnboundedSender<Outgoing>>,
     /// Bytes in the outbox, which webrtc-rs does not count yet.
     queued: Arc<AtomicUsize>,
+    /// Buffers for large sends, which the sender task gives back.
+    send_buffers: SendBuffers,
     /// The sender task, which a close waits for so that queued messages go first.
     sender: Option<JoinHandle<()>>,
     /// The packet last returned by [`Channel::get_packet`]; Godot reads it through a raw
@@ -355,9 +372,15 @@ impl Channel {
         let shared = Arc::new(ChannelShared::new(state, id, arrivals));
         let queued = Arc::new(AtomicUsize::new(0));
         let (outbox, pending) = mpsc::unbounded_channel();
+        let send_buffers = SendBuffers::default();
         let sender = runtime::handle().ok().map(|handle| {
             handle.spawn(pump(dc.clone(), Arc::downgrade(&shared), pc));
-            handle.spawn(send_queued(dc.clone(), pending, queued.clone()))
+            handle.spawn(send_queued(
+                dc.clone(),
+                pending,
+                queued.clone(),
+                send_buffers.returns(),
+            ))
         });
         Self {
             dc,
@@ -367,6 +390,7 @@ impl Channel {
             max_message_size,
             outbox: Some(outbox),
             queued,
+            send_buffers,
             sender,
             current: None,
             spin: SpinWatch::default(),
@@ -458,17 +482,19 @@ impl Channel {
                 self.info.label
             )));
         }
-        let message = match self.write_mode {
-            WriteMode::Binary => Outgoing::Binary(BytesMut::from(data)),
-            WriteMode::Text => Outgoing::Text(
-                std::str::from_utf8(data)
-                    .map_err(|_| {
-                        Error::invalid(
-                            "text write mode needs UTF-8 data; use binary mode for bytes",
-                        )
-                    })?
-                    .to_owned(),
-            ),
+        let text = match self.write_mode {
+            WriteMode::Binary => None,
+            WriteMode::Text => Some(std::str::from_utf8(data).map_err(|_| {
+                Error::invalid("text write mode needs UTF-8 data; use binary mode for bytes")
+            })?),
+        };
+        let message = match text {
+            _ if data.len() > LENT_ABOVE => Outgoing::Lent {
+                data: self.send_buffers.filled(data),
+                text: text.is_some(),
+            },
+            Some(text) => Outgoing::Text(text.to_owned()),
+            None => Outgoing::Binary(BytesMut::from(data)),
         };
         self.queued.fetch_add(data.len(), Ordering::AcqRel);
         let sent = self.outbox.as_ref().map(|outbox| outbox.send(message));
@@ -478,6 +504,13 @@ impl Channel {
             return Err(self.not_open());
         }
         Ok(())
+    }
+
+    /// Buffers of large sends the channel keeps for its next ones: those back from the sender
+    /// task and those on their way. For tests.
+    #[doc(hidden)]
+    pub fn send_buffers_held(&self) -> usize {
+        self.send_buffers.held()
     }
 
     fn not_open(&self) -> Error {
@@ -565,12 +598,24 @@ async fn send_queued(
     dc: Arc<dyn DataChannel>,
     mut pending: UnboundedReceiver<Outgoing>,
     queued: Arc<AtomicUsize>,
+    returned: Arc<Returned>,
 ) {
     while let Some(message) = pending.recv().await {
         let len = message.len();
         let sent = match message {
             Outgoing::Binary(data) => dc.send(data).await,
             Outgoing::Text(text) => dc.send_text(&text).await,
+            Outgoing::Lent { data, text } => {
+                // webrtc-rs copies a text message itself; `put_packet` checked it is UTF-8,
+                // so the lossy view borrows it as it is.
+                let sent = if text {
+                    dc.send_text(&String::from_utf8_lossy(&data)).await
+                } else {
+                    dc.send(BytesMut::from(&data[..])).await
+                };
+                returned.give_back(data);
+                sent
+            }
         };
         // After the send, so that the bytes are counted by webrtc-rs before they leave ours.
         queued.fetch_sub(len, Ordering::AcqRel);
@@ -582,6 +627,7 @@ async fn send_queued(
     pending.close();
     while let Ok(message) = pending.try_recv() {
         queued.fetch_sub(message.len(), Ordering::AcqRel);
+        message.give_back(&returned);
     }
 }
 

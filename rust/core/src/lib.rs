@@ -5,7 +5,7 @@
 //!   gives webrtc-rs that runtime with its sockets tuned for game traffic, `timers` decides when
 //!   the driver's sleeps end, and `last_flight` answers repeated DTLS handshake flights that
 //!   rtc-dtls leaves unanswered. Its threads never preempt the game's; `spin` lends them the
-//!   core when the game polls in a loop.
+//!   core when the game polls in a loop; `send_buffers` takes the game's large sends back to it.
 //! - [`peer::Peer`] and [`channel::Channel`] mirror Godot's `WebRTCPeerConnection` and
 //!   `WebRTCDataChannel` virtuals with synchronous methods. Network threads never call them
 //!   back: they update lock-free [`state`] cells and push [`peer::PeerEvent`]s, which the game
@@ -31,6 +31,7 @@ pub mod peer;
 mod ports;
 mod resolver;
 pub mod runtime;
+mod send_buffers;
 mod sockets;
 mod spin;
 pub mod state;

@@ -114,3 +114,30 @@ fn the_buffered_amount_returns_to_zero_once_everything_is_acknowledged() {
         },
     );
 }
+
+#[test]
+fn large_messages_travel_in_buffers_that_come_back_to_the_game_thread() {
+    const ROUND: u32 = 8;
+    let mut a = Side::default();
+    let mut b = Side::default();
+    let (mut tx, mut rx) = open_negotiated(&mut a, &mut b, "lent", 7);
+    let mut got = 0u32;
+    for round in 1..=2 {
+        for seq in got..got + ROUND {
+            tx.put_packet(&numbered(seq, SIZE)).expect("put");
+        }
+        run_until(&mut a, &mut b, "the round and its buffers", |_, _| {
+            while rx.get_available_packet_count() > 0 {
+                let data = rx.get_packet().expect("packet");
+                assert_eq!(number_of(data), got, "in order, none lost");
+                got += 1;
+            }
+            got == round * ROUND && tx.send_buffers_held() >= ROUND as usize
+        });
+        assert_eq!(
+            tx.send_buffers_held(),
+            ROUND as usize,
+            "round {round}: every buffer back, the second round's the first's"
+        );
+    }
+}
