@@ -115,29 +115,29 @@ fn the_buffered_amount_returns_to_zero_once_everything_is_acknowledged() {
     );
 }
 
+/// One large message at a time, so that the sender task has given each buffer back before the
+/// next `put_packet()`: every send after the first fills the same buffer. (How many buffers a
+/// burst needs depends on how far the network thread keeps up, which differs by platform.)
 #[test]
 fn large_messages_travel_in_buffers_that_come_back_to_the_game_thread() {
-    const ROUND: u32 = 8;
     let mut a = Side::default();
     let mut b = Side::default();
     let (mut tx, mut rx) = open_negotiated(&mut a, &mut b, "lent", 7);
-    let mut got = 0u32;
-    for round in 1..=2 {
-        for seq in got..got + ROUND {
-            tx.put_packet(&numbered(seq, SIZE)).expect("put");
-        }
-        run_until(&mut a, &mut b, "the round and its buffers", |_, _| {
+    for seq in 0..4u32 {
+        tx.put_packet(&numbered(seq, SIZE)).expect("put");
+        let mut arrived = false;
+        run_until(&mut a, &mut b, "the message and its buffer", |_, _| {
             while rx.get_available_packet_count() > 0 {
                 let data = rx.get_packet().expect("packet");
-                assert_eq!(number_of(data), got, "in order, none lost");
-                got += 1;
+                assert_eq!(number_of(data), seq, "in order, none lost");
+                arrived = true;
             }
-            got == round * ROUND && tx.send_buffers_held() >= ROUND as usize
+            arrived && tx.send_buffers_held() > 0
         });
         assert_eq!(
             tx.send_buffers_held(),
-            ROUND as usize,
-            "round {round}: every buffer back, the second round's the first's"
+            1,
+            "message {seq}: its buffer back, and the first message's buffer reused"
         );
     }
 }
