@@ -51,17 +51,22 @@ impl SendBuffers {
 
     /// A buffer holding a copy of `data`: one given back if one is large enough, else a new one.
     pub(crate) fn filled(&mut self, data: &[u8]) -> Vec<u8> {
-        if self.spare.is_empty() {
-            // Swapping keeps both lists' storage, so neither thread grows a list the other
-            // allocated once they have settled.
+        let fitting = |spare: &[Vec<u8>]| {
+            spare
+                .iter()
+                .rposition(|buffer| buffer.capacity() >= data.len())
+        };
+        let mut fits = fitting(&self.spare);
+        if fits.is_none() {
+            // None of the spares is large enough: free them here, and take those given back
+            // since. Swapping keeps both lists' storage, so neither thread grows a list the
+            // other allocated once they have settled.
+            self.spare.clear();
             std::mem::swap(&mut self.spare, &mut lock(&self.returned.0));
             self.trim();
+            fits = fitting(&self.spare);
         }
-        let mut buffer = match self
-            .spare
-            .iter()
-            .rposition(|buffer| buffer.capacity() >= data.len())
-        {
+        let mut buffer = match fits {
             Some(fits) => self.spare.swap_remove(fits),
             None => Vec::with_capacity(data.len()),
         };
@@ -109,16 +114,32 @@ mod tests {
     fn a_buffer_too_small_is_not_used() {
         let mut buffers = SendBuffers::default();
         buffers.returns().give_back(Vec::with_capacity(1500));
+        buffers.returns().give_back(Vec::with_capacity(5000));
         let sent = buffers.filled(&[3; 4000]);
-        assert_eq!(sent, vec![3; 4000]);
-        assert!(sent.capacity() >= 4000);
-        assert_eq!(
-            buffers.spare.len(),
-            1,
-            "the small one waits for a small message"
-        );
+        assert_eq!((sent.len(), sent.capacity()), (4000, 5000));
         let small = buffers.filled(&[4; 1200]);
-        assert_eq!(small.capacity(), 1500, "and carries it");
+        assert_eq!(
+            small.capacity(),
+            1500,
+            "the small one carries a small message"
+        );
+    }
+
+    #[test]
+    fn spares_too_small_do_not_hold_back_the_buffers_given_back() {
+        let mut buffers = SendBuffers::default();
+        buffers.returns().give_back(Vec::with_capacity(1500));
+        buffers.returns().give_back(Vec::with_capacity(1500));
+        let _ = buffers.filled(&[5; 1100]);
+        for _ in 0..10 {
+            let large = buffers.filled(&[6; 16 * 1024]);
+            buffers.returns().give_back(large);
+        }
+        assert_eq!(
+            buffers.held(),
+            1,
+            "one 16 KiB buffer, reused; the small one freed"
+        );
     }
 
     #[test]
