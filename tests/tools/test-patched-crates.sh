@@ -35,19 +35,21 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}/third_party"
 # rebuilds only what changed.
 export CARGO_PROFILE_DEV_DEBUG=false
 
-# Cargo rewrites a crate's Cargo.lock when the crates before it are patched in; the published
-# lockfiles are put back afterwards, so the copies stay exactly pristine + series.
-locks=$(mktemp -d)
-for crate in "${wanted[@]}"; do
-    cp "$patched/$crate/Cargo.lock" "$locks/$crate.lock"
-done
-restore_locks() {
+# The suites run in a copy of the crates, for cargo rewrites a crate's Cargo.lock when the
+# crates before it are patched in. Written in the committed copies (and put back afterwards),
+# the lockfiles got a new time on every run, and quinn-udp's build script, which names no files
+# to watch, is rerun whenever any file of its package is newer than its last run: every later
+# build of the addon, on the host and for each platform, recompiled quinn-udp, webrtc and the
+# plugin's two crates. `cp -a` keeps the files' times, so the copy's builds stay fresh too.
+if [[ $patched == "$repo/third_party/webrtc-rs" ]]; then
+    copy="$CARGO_TARGET_DIR-src"
+    rm -rf "$copy"
+    mkdir -p "$copy"
     for crate in "${wanted[@]}"; do
-        cp "$locks/$crate.lock" "$patched/$crate/Cargo.lock"
+        cp -a "$patched/$crate" "$copy/" || exit 1
     done
-    rm -rf "$locks"
-}
-trap restore_locks EXIT
+    patched=$copy
+fi
 
 declare -A skips=(
     [webrtc]="--skip test_stun_gathering_with_google_stun --skip test_play_from_disk_streaming"
