@@ -36,11 +36,10 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}/third_party"
 export CARGO_PROFILE_DEV_DEBUG=false
 
 # The suites run in a copy of the crates, for cargo rewrites a crate's Cargo.lock when the
-# crates before it are patched in. Written in the committed copies (and put back afterwards),
-# the lockfiles got a new time on every run, and quinn-udp's build script, which names no files
-# to watch, is rerun whenever any file of its package is newer than its last run: every later
-# build of the addon, on the host and for each platform, recompiled quinn-udp, webrtc and the
-# plugin's two crates. `cp -a` keeps the files' times, so the copy's builds stay fresh too.
+# crates before it are patched in. A new time on any file of quinn-udp's package reruns its
+# build script, which names no files to watch, and so recompiles quinn-udp, webrtc and the
+# plugin's crates in every later build of the addon, on the host and for each platform.
+# `cp -a` keeps the files' times, so the copy's own builds stay fresh as well.
 if [[ $patched == "$repo/third_party/webrtc-rs" ]]; then
     copy="$CARGO_TARGET_DIR-src"
     rm -rf "$copy"
