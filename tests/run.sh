@@ -112,7 +112,10 @@ count_cargo "$results/cargo-test.log"
 # The 8 MiB transfer through a lossy path takes minutes of mostly waiting on SCTP timers: it
 # runs in the background while the other suites run, and is collected before the summary.
 section "start in the background: 8 MiB through 10% loss, 20±10 ms jitter, 1% reorder"
-lossy_bin=$(cargo test -p webrtc-godot-core --test impaired --no-run --message-format=json 2>/dev/null \
+# `--workspace`, as in `cargo test` above, so that the features and therefore the build are the
+# same ones: a single package's features differ (cargo unifies them over the packages it builds),
+# and a cold run would compile webrtc-rs and the signaling server's dependencies again.
+lossy_bin=$(cargo test --workspace --test impaired --no-run --message-format=json 2>/dev/null \
     | sed -nE 's/.*"executable":"([^"]+)".*/\1/p' | tail -n1)
 if [[ -x "$lossy_bin" ]]; then
     "$lossy_bin" --ignored --nocapture >"$results/lossy-transfer.log" 2>&1 &
@@ -126,7 +129,7 @@ fi
 section "signaling server load: 1,000 clients"
 # Two sockets per client in one process; the default limit of 1024 descriptors is too low.
 ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-cargo test -p webrtc-signaling --test server -- --ignored --nocapture 2>&1 | tee "$results/signaling-load.log" | grep -vE "^ts="
+cargo test --workspace --test server -- --ignored --nocapture 2>&1 | tee "$results/signaling-load.log" | grep -vE "^ts="
 [[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("signaling load")
 count_cargo "$results/signaling-load.log"
 
@@ -136,7 +139,7 @@ section "the lobby behaviour suite again, with the lobbies kept in Redis"
 # so the Redis scripts are held to the same cases as the Rust rules.
 source tests/tools/redis.sh
 start_redis "$results/lobby-rules-redis.sock" "$results/lobby-rules-redis.log" --databases 64
-SIGNALING_TEST_REDIS="$REDIS_URL" cargo test -p webrtc-signaling --test server 2>&1 \
+SIGNALING_TEST_REDIS="$REDIS_URL" cargo test --workspace --test server 2>&1 \
     | tee "$results/lobby-rules-redis-tests.log" | grep -E "^test |^test result:"
 [[ ${PIPESTATUS[0]} -eq 0 ]] || failures+=("lobby rules on Redis")
 count_cargo "$results/lobby-rules-redis-tests.log"

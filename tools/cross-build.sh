@@ -36,7 +36,7 @@ zig_wheel=ziglang==0.17.1
 
 # packages TARGET: the sid packages a target's build needs.
 packages() {
-    local common=(rustc cargo rust-src ca-certificates)
+    local common=(rustc cargo rust-src ca-certificates libjemalloc2)
     case $1 in
     aarch64-unknown-linux-gnu) echo "${common[*]} gcc-aarch64-linux-gnu libc6-dev-arm64-cross libstd-rust-dev:arm64" ;;
     i686-unknown-linux-gnu) echo "${common[*]} gcc-i686-linux-gnu libc6-dev-i386-cross libstd-rust-dev:i386" ;;
@@ -75,12 +75,15 @@ needed=$(packages "$target") || { echo "cross-build.sh: unknown target $target" 
 # shellcheck disable=SC2086
 root=$("$repo/tools/sid-root.sh" $needed)
 
+# Debian's rustc allocates with glibc's malloc, where rustup's brings jemalloc: Debian's jemalloc,
+# preloaded into cargo and everything it starts, takes a tenth or more off each build's CPU time
+# and a third off the compiler's peak memory (tests/bench/results/PROFILES.md, "Build time").
 # No incremental caches: these builds are not edit-compile loops, and the caches take disk.
 # RUSTC_BOOTSTRAP is set for every target, not only for those that need it (build-std): build
 # scripts of proc-macro crates (proc-macro2's) rebuild when it changes, and those host builds
 # are shared by the targets of a folder, so a macOS build would rebuild the Linux ones after it.
 env=(CARGO_TERM_COLOR=never CARGO_TARGET_DIR="$(folder "$target")" CARGO_INCREMENTAL=0
-    RUSTC_BOOTSTRAP=1
+    RUSTC_BOOTSTRAP=1 LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
     CARGO_HTTP_CAINFO=/etc/ssl/certs/host-ca.crt SSL_CERT_FILE=/etc/ssl/certs/host-ca.crt)
 triple=$(tr 'a-z-' 'A-Z_' <<<"$target")
 build_std=()
