@@ -12,7 +12,7 @@
 # build folders, so that build scripts and proc macros are compiled once per folder, and two
 # builds can run at once (cargo locks a folder while it builds): one for Linux and x86_64 macOS,
 # one for Windows, arm64 macOS and the checked-only targets (tests/platforms/build.sh runs one
-# lane of builds on each).
+# lane of builds on each, and shares the checks out between them).
 #
 # Targets, by how the standard library is had:
 # - Linux arm64, x86_32 and arm32: Debian's multiarch libstd-rust-dev and cross gcc.
@@ -48,8 +48,10 @@ packages() {
     esac
 }
 
-# folder TARGET: the build folder TARGET's builds use, inside the root.
+# folder TARGET: the build folder TARGET's builds use, inside the root. A check, whose outputs
+# nothing reads afterwards, may run in either: CROSS_BUILD_FOLDER (linux or other) names it.
 folder() {
+    [[ -z ${CROSS_BUILD_FOLDER:-} ]] || { echo "$target_dir/$CROSS_BUILD_FOLDER"; return; }
     case $1 in
     *-linux-gnu | *-linux-gnueabihf | x86_64-apple-darwin) echo "$target_dir/linux" ;;
     *) echo "$target_dir/other" ;;

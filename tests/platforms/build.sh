@@ -43,21 +43,27 @@ library() { cross "$1" build --release -p webrtc-godot; }
 tests() {
     cross "$1" test --release --no-run -p webrtc-godot-core --message-format=json >"$out/$1-tests.json"
 }
-# checks: `cargo check` for the targets only the hosted workflow links. The whole addon for
-# Android arm64 and iOS; for Android x86_64, the iOS simulator and Windows arm64, whose
-# operating systems those checks and the Windows builds already cover, the core crate, which
-# holds all of the plugin's platform-specific code (the gdext crate has none), so godot's large
-# crates are not checked three times more. In the release profile: the build scripts and proc
-# macros a check compiles for this machine are then the ones the release builds of the same
-# build folder made already (a debug check compiled its own: 39 crates, two dozen build scripts).
+# checks FOLDER: `cargo check` for the targets only the hosted workflow links, in the build
+# folder FOLDER (tools/cross-build.sh's CROSS_BUILD_FOLDER). The whole addon for Android arm64
+# and iOS; for Android x86_64, the iOS simulator and Windows arm64, whose operating systems those
+# checks and the Windows builds already cover, the core crate, which holds all of the plugin's
+# platform-specific code (the gdext crate has none), so godot's large crates are not checked
+# three times more. In the release profile: the build scripts and proc macros a check compiles
+# for this machine are then the ones the release builds of the same build folder made already
+# (a debug check compiled its own: 39 crates, two dozen build scripts).
+# Both lanes end with this step, and each check goes to the first lane free for it (making its
+# directory claims it): which lane ends first differs from one machine to another, and a lane
+# left to run alone leaves a core idle while its build waits on one large crate. Longest first,
+# so that what is shared out last is short.
 checks() {
-    local target package status=0
+    local folder=$1 target package status=0
     for target in aarch64-linux-android:webrtc-godot aarch64-apple-ios:webrtc-godot \
-        x86_64-linux-android:webrtc-godot-core aarch64-apple-ios-sim:webrtc-godot-core \
+        aarch64-apple-ios-sim:webrtc-godot-core x86_64-linux-android:webrtc-godot-core \
         aarch64-pc-windows-msvc:webrtc-godot-core; do
         package=${target#*:} target=${target%%:*}
+        mkdir "$out/check.$target" 2>/dev/null || continue
         echo "== $target ($package)"
-        cross "$target" check --release -p "$package" || status=1
+        CROSS_BUILD_FOLDER=$folder cross "$target" check --release -p "$package" || status=1
     done
     return $status
 }
@@ -74,7 +80,7 @@ lane_windows_apple() {
     step windows.x86_32 library i686-pc-windows-gnu
     step windows.x86_32-tests tests i686-pc-windows-gnu
     step macos.arm64 library aarch64-apple-darwin
-    step checks checks
+    step checks.other checks other
 }
 lane_linux_apple() {
     step linux.arm64 library aarch64-unknown-linux-gnu
@@ -83,6 +89,7 @@ lane_linux_apple() {
     step linux.arm32 library armv7-unknown-linux-gnueabihf
     step linux.arm32-tests tests armv7-unknown-linux-gnueabihf
     step macos.x86_64 library x86_64-apple-darwin
+    step checks.linux checks linux
 }
 lane_windows_apple &
 lane_linux_apple &
