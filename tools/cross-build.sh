@@ -78,8 +78,8 @@ needed=$(packages "$target") || { echo "cross-build.sh: unknown target $target" 
 root=$("$repo/tools/sid-root.sh" $needed)
 
 # Debian's rustc allocates with glibc's malloc, where rustup's brings jemalloc: Debian's jemalloc,
-# preloaded into cargo and everything it starts, takes a tenth or more off each build's CPU time
-# and a third off the compiler's peak memory (tests/bench/results/PROFILES.md, "Build time").
+# preloaded into cargo and everything it starts, takes a third off the compiler's peak memory
+# and a few percent off a build's CPU time (tests/bench/results/PROFILES.md, "Build time").
 # No incremental caches: these builds are not edit-compile loops, and the caches take disk.
 # RUSTC_BOOTSTRAP is set for every target, not only for those that need it (build-std): build
 # scripts of proc-macro crates (proc-macro2's) rebuild when it changes, and those host builds
