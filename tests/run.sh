@@ -171,10 +171,13 @@ if GODOT_BIN=$(tests/tools/provision-godot.sh); then
     run_suite "TURN relay through coturn between network namespaces" turn tests/turn/run.sh
     run_suite "interop: Chromium, libdatachannel, aiortc, werift (matrix: tests/results/interop/MATRIX.md)" \
         interop tests/interop/run.sh
+    PLATFORMS_BUILD_PID=$platforms_pid run_suite \
+        "core tests under Wine, natively on x86_32 and under qemu, as each platform's build ends" \
+        platform-tests tests/platforms/core-tests.sh
     section "wait for the background builds"
     wait "$platforms_pid"
     PLATFORMS_BUILT=1 run_suite \
-        "other platforms: the release zip and its checks, core tests under Wine, natively and under qemu, arm64 Godot, an exported game" \
+        "other platforms: the release zip and its checks, Wine, arm64 Godot, an exported game" \
         platforms tests/platforms/run.sh
 else
     wait "$platforms_pid"
@@ -195,7 +198,7 @@ grep -q "^test result:" "$results/lossy-transfer.log" || total_failed=$((total_f
 section "figures measured by the fault, security, bad-input and ordinary-host tests"
 grep -h "^FIGURE" "$results/cargo-test.log" "$results/lossy-transfer.log" 2>/dev/null | sed 's/^FIGURE /- /'
 grep -hE "^(silent path|[0-9]+ cycles in)" "$results"/godot/test_impaired_path.log "$results"/godot/test_lifecycle_stress.log 2>/dev/null | sed 's/^/- /'
-grep -hE "^FIGURE" "$results/platforms.log" 2>/dev/null | sed -E 's/^FIGURE /- /'
+grep -hE "^FIGURE" "$results/platform-tests.log" "$results/platforms.log" 2>/dev/null | sed -E 's/^FIGURE /- /'
 for log in "$results"/hosts/*.log; do
     [[ -f $log ]] && grep -h "^FIGURE" "$log" | sed "s/^FIGURE /- $(basename "$log" .log): /"
 done

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds what tests/platforms/run.sh checks, into tests/results/platforms-build/: the release
-# zip of tools/release.sh (every platform this machine builds), the core crate's test binaries
-# for the platforms whose tests run here (Windows x86_64 and x86_32 under Wine, Linux x86_32
-# natively, Linux arm32 under qemu), and `cargo check` for the platforms only the hosted
-# workflow links (Android, iOS, Windows arm64).
+# Builds what tests/platforms/run.sh and core-tests.sh check, into
+# tests/results/platforms-build/: the release zip of tools/release.sh (every platform this
+# machine builds), the core crate's test binaries for the platforms whose tests run here (Windows
+# x86_64 and x86_32 under Wine, Linux x86_32 natively, Linux arm32 under qemu), and `cargo check`
+# for the platforms only the hosted workflow links (Android, iOS, Windows arm64).
 #
 # The cross builds take most of the test command's CPU time, so tests/run.sh starts this first,
 # in the background at low priority, and the suites that mostly wait on the network run

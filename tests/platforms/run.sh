@@ -6,14 +6,13 @@
 #   stripped, at most 12 MB; macOS: both slices, minimum OS, install name, no dynamic linker
 #   command, a valid ad-hoc signature on arm64), shown to fail on a tampered signature;
 # - Windows: a mingw program loads each DLL under Wine the way Godot does;
-# - the core crate's tests (two real peers over loopback: channels, data both ways, close, lossy
-#   paths, back-pressure, bad input) cross-compiled and run for Windows x86_64 and x86_32 under
-#   Wine, Linux x86_32 natively and Linux arm32 under qemu;
 # - Android, iOS and Windows arm64: `cargo check` passes (tests/platforms/build.sh);
 # - Linux arm64: Debian's arm64 Godot, emulated by qemu, runs a named subset of the headless
 #   suite against the arm64 library from the zip;
 # - an exported game: demo_project exported as a Linux release build with the zip's addon plays
 #   lobbies through the signaling server with the same summary as the editor build.
+# The core crate's tests on those platforms: core-tests.sh, which tests/run.sh runs while the
+# builds still go on.
 # Needs GODOT_BIN, the release builds of webrtc-signaling, udp-impair and release-check, and root
 # privileges (chroot into the sid root). Prints "ok"/"FAIL" per check and
 # "platforms: N passed, N failed".
@@ -24,34 +23,15 @@ source "$repo/tools/host-target.sh"
 results="$repo/tests/results/platforms"
 rm -rf "$results"
 mkdir -p "$results"
-# Debian's wine64 runs 32-bit Windows programs as well (Wine's own WoW64), without wine32.
-root=$("$repo/tools/sid-root.sh" wine64 qemu-user godot-template-release gcc-mingw-w64-x86-64-posix \
-    gcc-mingw-w64-i686-posix libc6:i386 libgcc-s1:i386) || {
+source "$repo/tests/tools/verdict.sh"
+source "$repo/tests/platforms/common.sh" || {
     echo "platforms: 0 passed, 1 failed"
     exit 1
 }
 
-source "$repo/tests/tools/verdict.sh"
-
-# in_root COMMAND...: runs COMMAND in the sid root with the results folder (as /results, the
-# working directory) and the repository (as /src, where the cross-compiled test binaries look
-# for their test data) mounted.
-in_root() {
-    "$repo/tools/in-root.sh" --bind "$results:/results" --bind "$repo:/src" --cd /results \
-        WINEPREFIX=/root/.wine-webrtc WINEDEBUG=-all XDG_RUNTIME_DIR=/tmp "$@"
-}
-
 # --- the release package --------------------------------------------------------------------
-build="$repo/tests/results/platforms-build"
 # tests/run.sh has built it in the background; run on its own, this script builds first.
 [[ ${PLATFORMS_BUILT:-} == 1 ]] || "$repo/tests/platforms/build.sh"
-# built NAME: whether that build step succeeded; prints its times as a figure.
-built() {
-    local status wall cpu
-    read -r status wall cpu < <(sed -nE "s/^$1 ([0-9]+) ([0-9]+) ([0-9]+)\$/\1 \2 \3/p" "$build/status.txt")
-    echo "FIGURE build $1: ${wall:-?} s (${cpu:-?} s of CPU)"
-    [[ ${status:-1} -eq 0 ]]
-}
 checker="$host_target/release/release-check"
 built release
 status=$?
@@ -130,51 +110,6 @@ cp "$repo/tests/platforms/v6only.c" "$results/"
 in_root x86_64-w64-mingw32-gcc-posix -O2 -o v6only.exe v6only.c -lws2_32 >"$results/v6only.log" 2>&1 \
     && in_root wine64 v6only.exe >>"$results/v6only.log" 2>&1
 echo "  Wine: $(grep -h "getsockopt" "$results/v6only.log")"
-
-# --- the core crate's tests on other platforms ------------------------------------------------
-# core_tests PLATFORM TARGET RUNNER...: runs the core crate's test binaries built for TARGET
-# (tests/platforms/build.sh) with RUNNER in the sid root, and counts their results.
-# runtime_shutdown's test and the listening-sockets check read procfs and are Linux-only.
-core_tests() {
-    local platform=$1 target=$2 exe name p f status=0 count=0
-    shift 2
-    built "$platform-tests" || status=1
-    local exes=()
-    mapfile -t exes < <(sed -nE 's/.*"executable":"([^"]+\/deps\/[^"]+)".*/\1/p' "$build/$target-tests.json" | sort -u)
-    ((${#exes[@]})) || status=1
-    local total_passed=0 total_failed=0
-    for exe in "${exes[@]}"; do
-        name=$(basename "$exe")
-        cp "$root$exe" "$results/$platform-$name"
-        if [[ $platform == windows.x86_32 ]]; then
-            # Wine 10's 32-bit dbghelp, which std's backtraces go through, faults on the DWARF 5
-            # line tables of a binary that has them (a panic test's backtrace crashed the
-            # process); the released DLL carries none either (tools/release.sh strips it).
-            in_root i686-w64-mingw32-objcopy --strip-debug "$platform-$name" || status=1
-        fi
-        in_root "$@" "./$platform-$name" >"$results/$platform-${name%%-*}.log" 2>&1 || status=1
-        read -r p f < <(sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' \
-            "$results/$platform-${name%%-*}.log" | tail -n1)
-        [[ -n ${p:-} ]] || { f=1; status=1; }
-        total_passed=$((total_passed + ${p:-0}))
-        total_failed=$((total_failed + ${f:-1}))
-        count=$((count + 1))
-        echo "  ${name%%-*}: ${p:-0} passed, ${f:-1} failed"
-        grep -E "^test .*FAILED|panicked at" "$results/$platform-${name%%-*}.log" | head -n 4 | sed 's/^/    /'
-    done
-    echo "FIGURE core tests on $platform: $total_passed passed, $total_failed failed in $count binaries"
-    return $status
-}
-core_tests windows.x86_64 x86_64-pc-windows-gnu wine64
-verdict $? "the core crate's tests pass on Windows x86_64 (under Wine)"
-core_tests windows.x86_32 i686-pc-windows-gnu wine64
-verdict $? "the core crate's tests pass on Windows x86_32 (under Wine)"
-core_tests linux.x86_32 i686-unknown-linux-gnu env
-verdict $? "the core crate's tests pass on Linux x86_32 (natively)"
-# qemu runs the binaries several times slower than a native build: the tests' limits on waits
-# that include the peers' own work are stretched to match (tests/common/mod.rs, time_factor).
-core_tests linux.arm32 armv7-unknown-linux-gnueabihf CORE_TEST_TIME_FACTOR=5 qemu-arm -L /usr/arm-linux-gnueabihf
-verdict $? "the core crate's tests pass on Linux arm32 (under qemu)"
 
 # --- Linux arm64 --------------------------------------------------------------------------------
 if arm_godot=$("$repo/tests/tools/provision-arm64-godot.sh" 2>"$results/provision-arm64.log"); then
