@@ -33,12 +33,13 @@ total_passed=0
 total_failed=0
 failures=()
 
-# Stage bookkeeping: each section's wall time, and the CPU time of the processes it waited for
-# (the shell's children's user + system time, read with `times` in this shell itself).
+# Stage bookkeeping: each section's wall time, and the CPU time of the child processes that ended
+# during it (the shell's children's user + system time, read with `times` in this shell itself;
+# bash collects a background child when it ends, so its time counts there, not at its `wait`).
 stage_rows=()
 stage_name=""
 source "$repo/tests/tools/times.sh"
-# Sets children_cpu to the CPU seconds of the waited-for children so far. `times` must run in
+# Sets children_cpu to the CPU seconds of the children that have ended so far. `times` must run in
 # this shell itself (in a command substitution it would report the subshell's children).
 children_cpu() {
     times >"$results/.times"
@@ -216,7 +217,7 @@ while read -r name status wall cpu; do
     printf '%8s %8s  %s%s\n' "$(fmt "$wall")" "$(fmt "$cpu")" "$name" "$([[ $status == 0 ]] || echo " (failed)")"
 done <"$results/platforms-build/status.txt"
 children_cpu
-printf '%8s %8s  total (the CPU column counts the background builds once, when they were waited for)\n' \
+printf '%8s %8s  total (the CPU column counts the background builds once, in the stage during which they ended)\n' \
     "$(fmt $((SECONDS - run_start)))" "$(fmt "$children_cpu")"
 
 section "summary"
