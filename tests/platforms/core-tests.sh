@@ -3,8 +3,9 @@
 # paths, back-pressure, bad input) cross-compiled by tests/platforms/build.sh and run for Windows
 # x86_64 and x86_32 under Wine, Linux x86_32 natively and Linux arm32 under qemu.
 # tests/run.sh starts this while build.sh still builds, with build.sh's pid in
-# PLATFORMS_BUILD_PID: each platform's tests run as soon as their build is done, in the order the
-# lanes finish them, so they take the place of a wait and the builds go on beside them. Without
+# PLATFORMS_BUILD_PID: each platform's tests run as soon as their build is done (in a fixed order,
+# the one in which the lanes usually finish them), so they take the place of a wait and the builds
+# go on beside them. Without
 # that variable the builds must be done already (build.sh, or tests/platforms/run.sh on its own).
 # Needs root privileges (chroot into the sid root). Prints "ok"/"FAIL" per platform and
 # "platform-tests: N passed, N failed".
