@@ -84,8 +84,10 @@ root=$("$repo/tools/sid-root.sh" $needed)
 # RUSTC_BOOTSTRAP is set for every target, not only for those that need it (build-std): build
 # scripts of proc-macro crates (proc-macro2's) rebuild when it changes, and those host builds
 # are shared by the targets of a folder, so a macOS build would rebuild the Linux ones after it.
+# CARGO_HOME is set to where the host's is mounted: the root inherits the host's environment, and
+# a CARGO_HOME set there would have cargo fill a second registry inside the root.
 env=(CARGO_TERM_COLOR=never CARGO_TARGET_DIR="$(folder "$target")" CARGO_INCREMENTAL=0
-    RUSTC_BOOTSTRAP=1 LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+    CARGO_HOME=/root/.cargo RUSTC_BOOTSTRAP=1 LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
     CARGO_HTTP_CAINFO=/etc/ssl/certs/host-ca.crt SSL_CERT_FILE=/etc/ssl/certs/host-ca.crt)
 triple=$(tr 'a-z-' 'A-Z_' <<<"$target")
 build_std=()
@@ -110,7 +112,7 @@ case $target in
     mingw=${target%%-*}-w64-mingw32
     env+=("CARGO_TARGET_${triple}_LINKER=/src/tools/lld-linker.sh" LLD_TARGET="$mingw" "CC_${target//-/_}=$mingw-gcc-posix"
         "CARGO_TARGET_${triple}_RUSTFLAGS=-C target-feature=+crt-static -Z function-sections=yes")
-    build_std=(-Z build-std=std,panic_abort,test)
+    build_std=(-Z "build-std=std,panic_abort,test")
     if [[ $target == i686-* ]]; then
         # x86_32 Windows unwinds with DWARF tables (.eh_frame), which rustc brackets with its
         # startup objects rsbegin.o (registers the tables with libgcc's unwinder from its start)
@@ -134,12 +136,12 @@ case $target in
 *-apple-darwin)
     [[ $target == x86_64-* ]] && env+=(MACOSX_DEPLOYMENT_TARGET=10.13) || env+=(MACOSX_DEPLOYMENT_TARGET=11.0)
     apple_sdk
-    build_std=(-Z build-std=std,panic_abort)
+    build_std=(-Z "build-std=std,panic_abort")
     ;;
 *-apple-ios*)
     env+=(IPHONEOS_DEPLOYMENT_TARGET=12.0)
     apple_sdk
-    build_std=(-Z build-std=std,panic_abort)
+    build_std=(-Z "build-std=std,panic_abort")
     ;;
 *-linux-android | *-windows-msvc)
     # No NDK or Windows SDK here: ring's C code, which a check still compiles, is built by clang
@@ -154,7 +156,7 @@ case $target in
         env+=("AR_${target//-/_}=llvm-lib")
     fi
     env+=("CFLAGS_${target//-/_}=$cflags")
-    build_std=(-Z build-std=std,panic_abort)
+    build_std=(-Z "build-std=std,panic_abort")
     ;;
 esac
 
