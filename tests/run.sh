@@ -13,15 +13,15 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 # Builds and runs happen in a copy of the checkout under the cache folder (tools/mirror.py), so
 # that a fresh clone rebuilds only what changed since the last run; the results come here.
+cache="${WEBRTC_RS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/godot-webrtc-rs}"
 if [[ -z ${WEBRTC_RS_MIRROR:-} ]]; then
-    cache="${WEBRTC_RS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/godot-webrtc-rs}"
     mirror=$(python3 "$repo/tools/mirror.py" "$repo" "$cache/checkout") || exit 1
     mkdir -p "$repo/tests/results"
     rm -rf "$mirror/tests/results"
     ln -s "$repo/tests/results" "$mirror/tests/results"
     WEBRTC_RS_MIRROR=$repo exec "$mirror/tests/run.sh" "$@"
 fi
-cd "$repo"
+cd "$repo" || exit 1
 results="$repo/tests/results"
 mkdir -p "$results"
 export CARGO_TERM_COLOR=never
@@ -81,7 +81,24 @@ run_suite() {
     total_failed=$((total_failed + ${f:-1}))
 }
 
+# The caches a complete run leaves (the sid root with its cross compilers, each platform's build
+# folder, the host's) take about 32 GB of disk (PROFILES.md, "Disk"). A disk that fills part-way
+# fails whatever writes next with "No space left on device", so a shortfall is said first.
+caches_gb=32
+# disk_figures: sets caches_kib (what the caches hold now) and free_kib (what the disk has left).
+disk_figures() {
+    mkdir -p "$cache"
+    caches_kib=$(du -skx "$cache" | cut -f1)
+    free_kib=$(df -Pk "$cache" | awk 'NR == 2 { print $4 }')
+}
+gb() { awk -v k="$1" 'BEGIN { printf "%.1f GB", k / 1048576 }'; }
+
 section "host packages and crates"
+disk_figures
+echo "caches: $(gb "$caches_kib") in $cache; the disk has $(gb "$free_kib") free"
+if ((free_kib + caches_kib < caches_gb * 1048576)); then
+    echo "WARNING: a complete run's caches take about $caches_gb GB; this disk can give them $(gb $((free_kib + caches_kib))): expect \"No space left on device\""
+fi
 # Everything the host needs, in one apt run: the sid root's bootstrapper, promtool (the
 # signaling server's /metrics test), Redis (its shared-lobby tests), coturn (TURN suite),
 # openssl (demo over wss://) and Chromium (interop).
@@ -197,6 +214,8 @@ count_cargo "$results/lossy-transfer.log"
 grep -q "^test result:" "$results/lossy-transfer.log" || total_failed=$((total_failed + 1))
 
 section "figures measured by the fault, security, bad-input and ordinary-host tests"
+disk_figures
+echo "- caches after the run: $(gb "$caches_kib") in $cache, $(gb "$free_kib") left free on the disk"
 grep -h "^FIGURE" "$results/cargo-test.log" "$results/lossy-transfer.log" 2>/dev/null | sed 's/^FIGURE /- /'
 grep -hE "^(silent path|[0-9]+ cycles in)" "$results"/godot/test_impaired_path.log "$results"/godot/test_lifecycle_stress.log 2>/dev/null | sed 's/^/- /'
 grep -hE "^FIGURE" "$results/platform-tests.log" "$results/platforms.log" 2>/dev/null | sed -E 's/^FIGURE /- /'
@@ -213,7 +232,7 @@ for row in "${stage_rows[@]}"; do
 done
 echo "background builds (nice 19, both lanes at once; tests/platforms/build.sh):"
 while read -r name status wall cpu; do
-    [[ $name == done ]] && continue
+    [[ $name == "done" ]] && continue
     printf '%8s %8s  %s%s\n' "$(fmt "$wall")" "$(fmt "$cpu")" "$name" "$([[ $status == 0 ]] || echo " (failed)")"
 done <"$results/platforms-build/status.txt"
 children_cpu
