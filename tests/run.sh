@@ -82,8 +82,9 @@ run_suite() {
 }
 
 # The caches a complete run leaves (the sid root with its cross compilers, each platform's build
-# folder, the host's) take about 32 GB of disk (PROFILES.md, "Disk"). A disk that fills part-way
-# fails whatever writes next with "No space left on device", so a shortfall is said first.
+# folder, the host's) take about 30 GB of disk (PROFILES.md, "Disk"). A disk that fills part-way
+# fails whatever writes next with "No space left on device", so a shortfall is said first, with
+# room to grow.
 caches_gb=32
 # disk_figures: sets caches_kib (what the caches hold now) and free_kib (what the disk has left).
 disk_figures() {
