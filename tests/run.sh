@@ -98,7 +98,8 @@ section "host packages and crates"
 disk_figures
 echo "caches: $(gb "$caches_kib") in $cache; the disk has $(gb "$free_kib") free"
 if ((free_kib + caches_kib < caches_gb * 1048576)); then
-    echo "WARNING: a complete run's caches take about $caches_gb GB; this disk can give them $(gb $((free_kib + caches_kib))): expect \"No space left on device\""
+    echo "WARNING: the caches need about $caches_gb GB with room to grow; this disk can give them" \
+        "$(gb $((free_kib + caches_kib))): expect \"No space left on device\""
 fi
 # Everything the host needs, in one apt run: the sid root's bootstrapper, promtool (the
 # signaling server's /metrics test), Redis (its shared-lobby tests), coturn (TURN suite),
