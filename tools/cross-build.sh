@@ -84,10 +84,8 @@ root=$("$repo/tools/sid-root.sh" $needed)
 # RUSTC_BOOTSTRAP is set for every target, not only for those that need it (build-std): build
 # scripts of proc-macro crates (proc-macro2's) rebuild when it changes, and those host builds
 # are shared by the targets of a folder, so a macOS build would rebuild the Linux ones after it.
-# CARGO_HOME is set to where the host's is mounted: the root inherits the host's environment, and
-# a CARGO_HOME set there would have cargo fill a second registry inside the root.
 env=(CARGO_TERM_COLOR=never CARGO_TARGET_DIR="$(folder "$target")" CARGO_INCREMENTAL=0
-    CARGO_HOME=/root/.cargo RUSTC_BOOTSTRAP=1 LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+    RUSTC_BOOTSTRAP=1 LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
     CARGO_HTTP_CAINFO=/etc/ssl/certs/host-ca.crt SSL_CERT_FILE=/etc/ssl/certs/host-ca.crt)
 triple=$(tr 'a-z-' 'A-Z_' <<<"$target")
 build_std=()
@@ -162,7 +160,12 @@ esac
 
 home="${CARGO_HOME:-$HOME/.cargo}"
 mkdir -p "$home/registry" "$root$(folder "$target")"
-in_root() { "$repo/tools/in-root.sh" --bind "$repo:/src" --bind "$home:/root/.cargo" --cd /src "${env[@]}" "$@"; }
+# The host's cargo home is mounted at /root/.cargo, and CARGO_HOME names it: the root inherits the
+# host's environment, and a CARGO_HOME set there would have cargo fill a second registry inside.
+in_root() {
+    "$repo/tools/in-root.sh" --bind "$repo:/src" --bind "$home:/root/.cargo" --cd /src \
+        CARGO_HOME=/root/.cargo "${env[@]}" "$@"
+}
 # A target's prelude (a shell command) runs first, in the same environment.
 [[ -z ${prelude:-} ]] || in_root sh -c "$prelude"
 in_root cargo "$@" --target "$target" "${build_std[@]}"

@@ -68,10 +68,11 @@ check() {
     CROSS_BUILD_FOLDER=$1 cross "$target" check --release -p "$package"
 }
 checks() {
-    local folder=$1 dir entry ours=() status=0
-    dir=$(CROSS_BUILD_FOLDER=$folder cross --target-dir "${check_targets[0]%%:*}") || return 1
+    local folder=$1 entry target ours=() status=0
     for entry in "${check_targets[@]}"; do
-        [[ -d $dir/${entry%%:*} ]] && claim "$entry" && ours+=("$entry")
+        target=${entry%%:*}
+        [[ -d $(CROSS_BUILD_FOLDER=$folder cross --target-dir "$target")/$target ]] || continue
+        claim "$entry" && ours+=("$entry")
     done
     for entry in "${ours[@]}"; do
         check "$folder" "$entry" || status=1
