@@ -42,6 +42,7 @@ use rtc::shared::error::{Error, Result};
 use rtc::shared::ifaces::ifaces;
 use rtc::shared::{FourTuple, TaggedBytesMut, TransportContext, TransportProtocol};
 use rtc::{rtcp, rtp};
+use rustc_hash::FxHashMap;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -509,7 +510,7 @@ pub(crate) struct PeerConnectionDriver<A = SocketAddr> {
     turn_relayer: RTCTurnRelayer,
     tcp_transport: RTCTcpTransport,
     mdns_socket: Option<Arc<dyn AsyncUdpSocket>>,
-    udp_sockets: HashMap<SocketAddr, Arc<dyn AsyncUdpSocket>>,
+    udp_sockets: FxHashMap<SocketAddr, Arc<dyn AsyncUdpSocket>>,
     /// STUN and TURN host names being resolved. Awaiting them inline, as upstream does, held back
     /// every host candidate and stalled the whole event loop for as long as the resolver took
     /// (glibc gives up on a dead resolver after about 10 s).
@@ -594,7 +595,7 @@ where
                 Arc::clone(&crypto_provider),
             ),
             mdns_socket: None,
-            udp_sockets: HashMap::new(),
+            udp_sockets: FxHashMap::default(),
             resolutions: FuturesUnordered::new(),
             gso_scratch: Vec::new(),
             tcp_transport: RTCTcpTransport::new(HashMap::new()),

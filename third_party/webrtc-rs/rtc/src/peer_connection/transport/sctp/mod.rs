@@ -3,10 +3,10 @@ use crate::peer_connection::transport::RTCTransportId;
 use crate::peer_connection::transport::dtls::role::RTCDtlsRole;
 use crate::peer_connection::transport::sctp::capabilities::SCTPTransportCapabilities;
 use crate::peer_connection::transport::sctp::state::RTCSctpTransportState;
+use rustc_hash::FxHashMap;
 use sctp::{Association, AssociationHandle};
 use shared::error::Result;
 use shared::{TransportContext, TransportProtocol};
-use std::collections::HashMap;
 
 pub(crate) mod capabilities;
 pub(crate) mod state;
@@ -28,7 +28,7 @@ pub(crate) struct SctpTransport {
 
     pub(crate) sctp_endpoint: Option<::sctp::Endpoint>,
     pub(crate) sctp_transport_config: Option<::sctp::TransportConfig>,
-    pub(crate) sctp_associations: HashMap<AssociationHandle, Association>,
+    pub(crate) sctp_associations: FxHashMap<AssociationHandle, Association>,
 
     // SCTPTransportState doesn't have an enum to distinguish between New/Connecting
     // so we need a dedicated field
@@ -74,7 +74,7 @@ impl SctpTransport {
             dtls_transport_id,
             sctp_endpoint: None,
             sctp_transport_config: None,
-            sctp_associations: HashMap::new(),
+            sctp_associations: FxHashMap::default(),
 
             is_started: false,
             max_message_size,
