@@ -10,7 +10,7 @@ use webrtc_godot_core::ChannelState;
 // The loopback config and in-process signaling the integration tests use.
 #[path = "../tests/common/mod.rs"]
 mod common;
-use common::{open_negotiated, Side};
+use common::{cpu_ns, open_negotiated, Side};
 
 /// Resident memory in KiB.
 fn rss_kib() -> u64 {
@@ -20,18 +20,6 @@ fn rss_kib() -> u64 {
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|value| value.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
-}
-
-/// CPU time of every thread of the process, in nanoseconds (schedstat is exact, unlike ticks).
-fn cpu_ns() -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .filter_map(Result::ok)
-        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
-        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
 }
 
 fn main() {

@@ -17,7 +17,7 @@ use webrtc_godot_core::{Channel, ChannelOptions, Value};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-use common::{dict, run_until, Side};
+use common::{cpu_ns, dict, run_until, Side};
 
 const INPUT_BYTES: usize = 64;
 const STATE_BYTES: usize = 100;
@@ -25,18 +25,6 @@ const EVENT_BYTES: usize = 200;
 const ROUNDS_PER_EVENT: u64 = 30;
 /// How long one round may take before the run gives up on it.
 const ROUND_LIMIT: Duration = Duration::from_secs(30);
-
-/// CPU time of every thread of the process, in nanoseconds.
-fn cpu_ns() -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .filter_map(Result::ok)
-        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
-        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
-}
 
 /// One client and its server-side connection, with both channels on each side.
 struct Pair {
