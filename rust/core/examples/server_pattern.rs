@@ -1,5 +1,5 @@
 //! The dedicated-server benchmark's traffic without Godot, for a measurement that does not
-//! depend on the machine's mood: PAIRS connected pairs in one process, each with an unreliable
+//! drift with the machine: PAIRS connected pairs in one process, each with an unreliable
 //! "state" channel and a reliable "events" channel. In every round each client side sends a
 //! 64-byte input, each server side a 100-byte state, and every 30th round a 200-byte reliable
 //! event; the round ends once all of them have arrived and been read, and the next starts after
@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use webrtc_godot_core::{Channel, ChannelOptions, Value};
+use webrtc_godot_core::{Channel, ChannelOptions, ChannelState, Value};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -63,7 +63,7 @@ fn connect() -> Pair {
     run_until(&mut client, &mut server, "channels open", |_, _| {
         [&state.0, &state.1, &events.0, &events.1]
             .iter()
-            .all(|channel| channel.get_ready_state() == webrtc_godot_core::ChannelState::Open)
+            .all(|channel| channel.get_ready_state() == ChannelState::Open)
     });
     Pair {
         client,
