@@ -358,6 +358,82 @@ fn a_path_that_goes_silent_is_reported_disconnected_then_failed() {
     assert!(tx.put_packet(b"after").is_err());
 }
 
+/// Once a connection is up, ICE keeps checking its path (consent, RFC 7675): a STUN request
+/// each way and the answers. While a game's traffic arrives, which already shows the path
+/// alive, the plugin has the checks go out every 2.5 s (webrtc-rs patch I2); on a quiet
+/// connection every second, so that a path that falls silent is noticed within 3 s. Counted at
+/// the relay: 30 Hz both ways for 8 s, then nothing for 5 s.
+#[test]
+fn consent_checks_slow_down_while_traffic_arrives_and_not_on_a_quiet_connection() {
+    const INTERVAL: Duration = Duration::from_millis(33);
+    const BUSY: Duration = Duration::from_secs(8);
+    const QUIET: Duration = Duration::from_secs(4);
+    let mut path = Path::new(Impairment::default(), 3);
+    let (mut a, mut b) = path.open(&[
+        ("negotiated", Value::Bool(true)),
+        ("id", Value::Int(5)),
+        ("ordered", Value::Bool(false)),
+        ("maxRetransmits", Value::Int(0)),
+    ]);
+    let stun_at_open = path.relay.stats().stun;
+    let started = Instant::now();
+    let mut next_send = started;
+    let mut delivered = 0u32;
+    path.run_until("8 s of traffic both ways", BUSY * 2, |path| {
+        if Instant::now() >= next_send {
+            a.put_packet(&[1; 64]).expect("input");
+            b.put_packet(&[2; 100]).expect("state");
+            next_send += INTERVAL;
+        }
+        for channel in [&mut a, &mut b] {
+            while channel.get_available_packet_count() > 0 {
+                channel.get_packet().expect("packet");
+                delivered += 1;
+            }
+        }
+        assert_eq!(
+            path.a.peer.get_connection_state(),
+            ConnectionState::Connected
+        );
+        started.elapsed() >= BUSY
+    });
+    let stun_busy = path.relay.stats().stun - stun_at_open;
+
+    // Nothing is due for the first second of quiet: each side then checks as soon as nothing
+    // has arrived for a keepalive interval.
+    let quiet_from = Instant::now() + Duration::from_secs(1);
+    path.run_until("the first second of quiet", Duration::from_secs(5), |_| {
+        Instant::now() >= quiet_from
+    });
+    let stun_before_quiet = path.relay.stats().stun;
+    path.run_until("4 s of quiet", QUIET * 2, |path| {
+        assert_eq!(
+            path.b.peer.get_connection_state(),
+            ConnectionState::Connected
+        );
+        quiet_from.elapsed() >= QUIET
+    });
+    let stun_quiet = path.relay.stats().stun - stun_before_quiet;
+
+    let busy_rate = stun_busy as f64 / BUSY.as_secs_f64();
+    let quiet_rate = stun_quiet as f64 / QUIET.as_secs_f64();
+    println!(
+        "FIGURE consent checks: {stun_busy} STUN messages in {BUSY:?} of traffic ({busy_rate:.1}/s, {delivered} messages delivered), {stun_quiet} in {QUIET:?} of quiet ({quiet_rate:.1}/s)"
+    );
+    assert!(delivered > 400, "the traffic got through: {delivered}");
+    // Every 2.5 s each way with its answer, and the triggered check the controlled side answers
+    // the controlling side's with: about 2.4 a second. Each second, as on a quiet connection,
+    // would be about 6.
+    assert!(
+        busy_rate <= 3.5,
+        "checks while traffic arrives: {busy_rate:.1} STUN messages a second"
+    );
+    assert!(
+        quiet_rate >= 1.5,
+        "a quiet connection is checked each second: {quiet_rate:.1} STUN messages a second"
+    );
+}
+
 /// A game's reliable stream through a 2.5 s outage, shorter than the time ICE takes to call
 /// the path disconnected: every message sent before, during and after it arrives, in order,
 /// soon after the path comes back. With linear timeouts for thin streams (webrtc-rs patch S13)

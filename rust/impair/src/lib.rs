@@ -81,6 +81,9 @@ pub struct Stats {
     /// other count is the receiver's acknowledgements.
     pub received_from_a: u64,
     pub received_from_b: u64,
+    /// Of `received`, the STUN messages (first byte 0-3, RFC 7983): ICE's checks and their
+    /// answers, which a connection keeps sending once it is up.
+    pub stun: u64,
     pub sent: u64,
     pub lost: u64,
     pub silenced: u64,
@@ -95,10 +98,11 @@ impl std::fmt::Display for Stats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "received={} from_a={} from_b={} sent={} lost={} silenced={} tail_dropped={} duplicated={} reordered={} unroutable={}",
+            "received={} from_a={} from_b={} stun={} sent={} lost={} silenced={} tail_dropped={} duplicated={} reordered={} unroutable={}",
             self.received,
             self.received_from_a,
             self.received_from_b,
+            self.stun,
             self.sent,
             self.lost,
             self.silenced,
@@ -278,6 +282,9 @@ fn receive(shared: &Shared, from: From) {
         match from {
             From::A => state.stats.received_from_a += 1,
             From::B => state.stats.received_from_b += 1,
+        }
+        if buf[..len].first().is_some_and(|&first| first < 4) {
+            state.stats.stun += 1;
         }
         state.peers[from as usize] = Some(src);
         if schedule(&mut state, from, &buf[..len]) {

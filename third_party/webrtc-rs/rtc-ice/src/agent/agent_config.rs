@@ -89,6 +89,13 @@ pub struct AgentConfig {
     /// A keepalive interval of 0 means we never send keepalive packets
     pub keepalive_interval: Option<Duration>,
 
+    /// How often a connected agent sends a consent check while traffic keeps arriving on its
+    /// selected pair (something received within the last `keepalive_interval`). Once the pair
+    /// has been quiet that long, checks go out every `keepalive_interval` again. When nil, or
+    /// not longer than `keepalive_interval`, checks go out every `keepalive_interval` whatever
+    /// arrives.
+    pub keepalive_interval_while_receiving: Option<Duration>,
+
     /// An optional configuration for disabling or enabling support for specific candidate types.
     pub candidate_types: Vec<CandidateType>,
 

@@ -3522,3 +3522,119 @@ fn test_connected_agent_wakes_only_for_consent_checks_and_timeouts() -> Result<(
     lite.close()?;
     Ok(())
 }
+
+/// Drives a connected agent through `until`, with non-STUN traffic arriving every 100 ms from
+/// `from`, and returns the instants at which it sent a consent check.
+fn consent_checks_while_receiving(
+    agent: &mut Agent,
+    base: Instant,
+    until: Duration,
+    from: SocketAddr,
+) -> Result<Vec<Duration>> {
+    let step = Duration::from_millis(100);
+    let mut checks = vec![];
+    let mut t = step;
+    while t <= until {
+        let now = base + t;
+        agent.handle_selected_pair_traffic(now, from);
+        let due = agent
+            .poll_timeout()
+            .expect("a connected agent has a deadline");
+        if due <= now {
+            agent.handle_timeout(now)?;
+            if agent.poll_write().is_some() {
+                checks.push(t);
+            }
+            assert!(
+                agent.poll_timeout().is_some_and(|next| next > now),
+                "nothing left due at {t:?}"
+            );
+        }
+        assert_eq!(agent.connection_state, ConnectionState::Connected);
+        t += step;
+    }
+    Ok(checks)
+}
+
+#[test]
+fn test_consent_checks_while_receiving_go_out_at_their_own_interval() -> Result<()> {
+    let base = Instant::now();
+    let keepalive = Duration::from_secs(1);
+    let disconnected = Duration::from_secs(3);
+    let config = |while_receiving| AgentConfig {
+        multicast_dns_mode: crate::mdns::MulticastDnsMode::Disabled,
+        keepalive_interval: Some(keepalive),
+        keepalive_interval_while_receiving: while_receiving,
+        disconnected_timeout: Some(disconnected),
+        failed_timeout: Some(Duration::from_secs(5)),
+        connected_wakes_when_due: true,
+        ..Default::default()
+    };
+    let secs = |s: &[u64]| {
+        s.iter()
+            .map(|&s| Duration::from_secs(s))
+            .collect::<Vec<_>>()
+    };
+    let remote = SocketAddr::from_str("192.168.1.2:19217")?;
+    let elsewhere = SocketAddr::from_str("192.168.1.3:19217")?;
+
+    // By default a check goes out every keepalive interval whatever arrives.
+    let mut every = connected_agent(base, config(None))?;
+    assert_eq!(
+        consent_checks_while_receiving(&mut every, base, Duration::from_secs(6), remote)?,
+        secs(&[1, 2, 3, 4, 5, 6])
+    );
+    every.close()?;
+
+    // An interval no longer than the keepalive changes nothing.
+    let mut shorter = connected_agent(base, config(Some(Duration::from_millis(500))))?;
+    assert_eq!(
+        consent_checks_while_receiving(&mut shorter, base, Duration::from_secs(6), remote)?,
+        secs(&[1, 2, 3, 4, 5, 6])
+    );
+    shorter.close()?;
+
+    // Traffic from another address says nothing of the pair: checks go on each second, and
+    // as nothing arrives on the pair the agent reports it disconnected after 3 s.
+    let mut other = connected_agent(base, config(Some(Duration::from_secs(5))))?;
+    for t in 1..=3 {
+        let now = base + Duration::from_secs(t);
+        other.handle_selected_pair_traffic(now, elsewhere);
+        other.handle_timeout(now)?;
+        assert!(other.poll_write().is_some(), "a consent check at {t} s");
+    }
+    other.handle_timeout(base + disconnected + Duration::from_millis(1))?;
+    assert_eq!(other.connection_state, ConnectionState::Disconnected);
+    other.close()?;
+
+    // While traffic keeps arriving from the pair's remote end, one check every five seconds.
+    let mut agent = connected_agent(base, config(Some(Duration::from_secs(5))))?;
+    assert_eq!(
+        consent_checks_while_receiving(&mut agent, base, Duration::from_secs(11), remote)?,
+        secs(&[5, 10])
+    );
+
+    // The pair falls quiet after 11 s: a check a keepalive interval after its last receipt and
+    // each interval after that, until the agent reports it disconnected.
+    let quiet_since = base + Duration::from_secs(11);
+    let disconnect_at = quiet_since + disconnected + Duration::from_nanos(1);
+    let mut checks = vec![];
+    let deadline = loop {
+        let next = agent
+            .poll_timeout()
+            .expect("a connected agent has a deadline");
+        if next >= disconnect_at {
+            break next;
+        }
+        agent.handle_timeout(next)?;
+        assert!(agent.poll_write().is_some(), "a consent check at {next:?}");
+        checks.push(next - base);
+        assert_eq!(agent.connection_state, ConnectionState::Connected);
+    };
+    assert_eq!(checks, secs(&[12, 13, 14]));
+    assert_eq!(deadline, disconnect_at);
+    agent.handle_timeout(deadline)?;
+    assert_eq!(agent.connection_state, ConnectionState::Disconnected);
+    agent.close()?;
+    Ok(())
+}

@@ -171,6 +171,9 @@ pub struct Agent {
     // How often should we send keepalive packets?
     // 0 means never
     pub(crate) keepalive_interval: Duration,
+    // How often to send a consent check while the selected pair keeps receiving; `None` means
+    // every `keepalive_interval`.
+    pub(crate) keepalive_interval_while_receiving: Option<Duration>,
     // When the last STUN consent ping was sent.
     pub(crate) last_consent_sent: Instant,
     // How often should we run our internal taskLoop to check for state changes when connecting
@@ -335,6 +338,7 @@ impl Agent {
             } else {
                 DEFAULT_KEEPALIVE_INTERVAL
             },
+            keepalive_interval_while_receiving: config.keepalive_interval_while_receiving,
 
             // How often should we run our internal taskLoop to check for state changes when connecting
             check_interval: if config.check_interval == Duration::from_secs(0) {
@@ -583,6 +587,20 @@ impl Agent {
             && self.validate_non_stun_traffic(now, transport.peer_addr)
     }
 
+    /// Records that non-STUN traffic (DTLS, SRTP) arrived from `peer_addr`, if that is the
+    /// remote end of the selected pair: like an answered check, it shows the pair alive. A
+    /// caller that hands such traffic on once a pair is selected, without
+    /// [`Self::is_valid_non_stun_traffic`], keeps the agent's view of the pair current with it.
+    pub fn handle_selected_pair_traffic(&mut self, now: Instant, peer_addr: SocketAddr) {
+        if let Some(pair_index) = self.selected_pair {
+            let remote_index = self.candidate_pairs[pair_index].remote_index;
+            let remote = &mut self.remote_candidates[remote_index];
+            if remote.addr() == peer_addr {
+                remote.seen(now, false);
+            }
+        }
+    }
+
     /// When [`Self::contact`] is next due.
     ///
     /// By default every check interval. While connected, contact only re-validates the
@@ -607,8 +625,7 @@ impl Agent {
         };
         // A controlled lite agent only validates its pair; it sends no consent checks.
         let sends_checks = !(self.lite && !self.is_controlling);
-        let keepalive = (sends_checks && self.keepalive_interval != Duration::ZERO)
-            .then(|| self.last_consent_sent + self.keepalive_interval);
+        let keepalive = sends_checks.then(|| self.next_consent_check()).flatten();
         [
             keepalive,
             silent_past(disconnected_after),
@@ -1000,8 +1017,31 @@ impl Agent {
         (disconnected, failed)
     }
 
-    /// Sends STUN Binding Requests to the selected pair at `keepalive_interval` to
-    /// maintain consent freshness (RFC 7675).
+    /// When the next consent check on the selected pair is due, or `None` without a selected
+    /// pair or with keepalives turned off.
+    ///
+    /// Every `keepalive_interval` after the last one; with `keepalive_interval_while_receiving`,
+    /// as late as that interval while something keeps arriving on the pair, but never later
+    /// than a `keepalive_interval` after the pair's last receipt. So a pair whose traffic shows
+    /// it alive is checked at the longer interval, and one that falls quiet is checked as
+    /// often as before.
+    fn next_consent_check(&self) -> Option<Instant> {
+        if self.keepalive_interval == Duration::ZERO {
+            return None;
+        }
+        let last_received = self.selected_pair_last_received()?;
+        let every_interval = self.last_consent_sent + self.keepalive_interval;
+        Some(match self.keepalive_interval_while_receiving {
+            Some(while_receiving) => every_interval.max(
+                (self.last_consent_sent + while_receiving)
+                    .min(last_received + self.keepalive_interval),
+            ),
+            None => every_interval,
+        })
+    }
+
+    /// Sends STUN Binding Requests to the selected pair when [`Self::next_consent_check`] is
+    /// due, to maintain consent freshness (RFC 7675).
     pub(crate) fn check_keepalive(&mut self, now: Instant) {
         let (local_index, remote_index, pair_index) = {
             self.selected_pair
@@ -1014,8 +1054,7 @@ impl Agent {
 
         if let (Some(local_index), Some(remote_index), Some(pair_index)) =
             (local_index, remote_index, pair_index)
-            && self.keepalive_interval != Duration::from_secs(0)
-            && now.saturating_duration_since(self.last_consent_sent) >= self.keepalive_interval
+            && self.next_consent_check().is_some_and(|due| now >= due)
         {
             self.last_consent_sent = now;
             self.candidate_pairs[pair_index].on_consent_request_sent();

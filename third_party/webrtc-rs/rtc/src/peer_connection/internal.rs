@@ -85,6 +85,9 @@ impl RTCPeerConnection {
             disconnected_timeout: setting_engine.timeout.ice_disconnected_timeout,
             failed_timeout: setting_engine.timeout.ice_failed_timeout,
             keepalive_interval: setting_engine.timeout.ice_keepalive_interval,
+            keepalive_interval_while_receiving: setting_engine
+                .timeout
+                .ice_keepalive_interval_while_receiving,
             candidate_types,
             network_types,
             check_interval: setting_engine

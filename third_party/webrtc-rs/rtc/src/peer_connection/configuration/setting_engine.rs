@@ -169,6 +169,10 @@ pub struct Timeout {
     /// Whether a connected ICE agent wakes only when a consent check or a timeout is due,
     /// instead of every check interval. Default: false.
     pub ice_connected_wakes_when_due: bool,
+
+    /// How often a connected ICE agent sends a consent check while traffic keeps arriving on
+    /// its selected pair. Default: `None`, every keepalive interval.
+    pub ice_keepalive_interval_while_receiving: Option<Duration>,
 }
 
 /// Data-channel configuration for in-band channels.
@@ -626,6 +630,26 @@ impl SettingEngineBuilder {
     /// * `when_due` - Whether a connected agent wakes only when due (default: false)
     pub fn with_ice_connected_wakes_when_due(mut self, when_due: bool) -> Self {
         self.0.timeout.ice_connected_wakes_when_due = when_due;
+        self
+    }
+
+    /// Lets a connected ICE agent send its consent checks less often while traffic keeps
+    /// arriving on the selected pair, which already shows the path alive: at most every
+    /// `interval` then, and every keepalive interval of [`Self::with_ice_timeouts`] once nothing
+    /// has arrived for a keepalive interval. RFC 7675 asks for a check every 5 seconds or so;
+    /// a short keepalive interval, set to notice a silent path quickly, otherwise sends checks
+    /// (and the peer's answers) at that rate on every busy connection too. The round-trip time
+    /// in the stats comes from these checks, so it is refreshed at the longer interval then.
+    ///
+    /// # Parameters
+    ///
+    /// * `interval` - The interval while receiving, or `None` for the keepalive interval
+    ///   (default: `None`)
+    pub fn with_ice_keepalive_interval_while_receiving(
+        mut self,
+        interval: Option<Duration>,
+    ) -> Self {
+        self.0.timeout.ice_keepalive_interval_while_receiving = interval;
         self
     }
 

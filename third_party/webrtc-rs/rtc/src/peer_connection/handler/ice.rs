@@ -86,8 +86,13 @@ impl<'a>
 
             // Track packets/bytes received on the selected candidate pair. Look
             // the accumulator up via the cached key (set on the last
-            // SelectedCandidatePairChange) to avoid allocating the key per packet.
+            // SelectedCandidatePairChange) to avoid allocating the key per packet. The agent
+            // learns of the traffic too: it shows the pair alive, as an answered check does.
             let bytes = msg.message.len();
+            self.ctx
+                .ice_transport
+                .agent
+                .handle_selected_pair_traffic(msg.now, msg.transport.peer_addr);
             if let Some(key) = &self.ctx.selected_pair_key
                 && let Some(pair) = self.stats.ice_candidate_pairs.get_mut(key)
             {
