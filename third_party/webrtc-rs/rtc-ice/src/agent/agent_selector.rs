@@ -533,6 +533,7 @@ impl ControlledSelector for Agent {
             self.candidate_pairs[pair_index].on_request_received();
 
             let p = &self.candidate_pairs[pair_index];
+            let succeeded = p.state == CandidatePairState::Succeeded;
             let use_candidate = m.contains(ATTR_USE_CANDIDATE);
             if use_candidate {
                 // https://tools.ietf.org/html/rfc8445#section-7.3.1.5
@@ -559,7 +560,12 @@ impl ControlledSelector for Agent {
                 }
             } else {
                 self.send_binding_success(now, m, local_index, remote_index);
-                self.ping_candidate(now, local_index, remote_index);
+                // RFC 8445 §7.3.1.4: a request on a pair that has already succeeded triggers
+                // no check; the consent checks the peer sends on its selected pair would
+                // otherwise each cost a second transaction.
+                if !succeeded {
+                    self.ping_candidate(now, local_index, remote_index);
+                }
             }
         }
     }

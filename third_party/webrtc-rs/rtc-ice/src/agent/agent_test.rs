@@ -3387,13 +3387,18 @@ fn test_stats_snapshot_reports_the_callers_instant_throughout() -> Result<()> {
     Ok(())
 }
 
-/// A connected agent with the host pair 192.168.1.1:19216 -> 192.168.1.2:19217 selected at
-/// `base`, its first (immediate) check handled and its output drained.
+/// A connected controlling agent with the host pair 192.168.1.1:19216 -> 192.168.1.2:19217
+/// selected at `base`, its first (immediate) check handled and its output drained.
 fn connected_agent(base: Instant, config: AgentConfig) -> Result<Agent> {
+    connected_agent_as(base, config, true)
+}
+
+/// As [`connected_agent`], controlling or controlled.
+fn connected_agent_as(base: Instant, config: AgentConfig, is_controlling: bool) -> Result<Agent> {
     let mut agent = Agent::new(base, Arc::new(config), test_crypto_provider())?;
     agent.start_connectivity_checks(
         base,
-        true,
+        is_controlling,
         "remote-ufrag".to_owned(),
         "remote-password".to_owned(),
     )?;
@@ -3635,6 +3640,66 @@ fn test_consent_checks_while_receiving_go_out_at_their_own_interval() -> Result<
     assert_eq!(deadline, disconnect_at);
     agent.handle_timeout(deadline)?;
     assert_eq!(agent.connection_state, ConnectionState::Disconnected);
+    agent.close()?;
+    Ok(())
+}
+
+/// RFC 8445 §7.3.1.4: a binding request on a pair that has already succeeded is answered and
+/// triggers no check of its own; on a pair that has not, it triggers one. A controlled agent
+/// that answered each of the controlling side's consent checks with a check of its own doubled
+/// the STUN traffic those checks cost.
+#[test]
+fn test_controlled_agent_triggers_no_check_on_a_succeeded_pair() -> Result<()> {
+    let base = Instant::now();
+    let config = AgentConfig {
+        multicast_dns_mode: crate::mdns::MulticastDnsMode::Disabled,
+        ..Default::default()
+    };
+    let mut agent = connected_agent_as(base, config, false)?;
+    let remote_addr = SocketAddr::from_str("192.168.1.2:19217")?;
+
+    // A check from the controlling peer, as it sends one for consent on the selected pair, and
+    // the kinds of the messages the agent sends in reply.
+    let mut exchange = |agent: &mut Agent| -> Result<Vec<MessageType>> {
+        let local = agent.ufrag_pwd.local_credentials.clone();
+        let mut msg = Message::new();
+        msg.build(&[
+            Box::new(BINDING_REQUEST),
+            Box::new(TransactionId::new()),
+            Box::new(Username::new(
+                ATTR_USERNAME,
+                format!("{}:remote-ufrag", local.ufrag),
+            )),
+            Box::new(AttrControlling(1)),
+            Box::new(PriorityAttr(1)),
+            Box::new(MessageIntegrity::new_short_term_integrity_with_provider(
+                local.pwd,
+                test_crypto_provider().crypto(),
+            )),
+            Box::new(FINGERPRINT),
+        ])?;
+        agent.handle_inbound(base, &mut msg, 0, remote_addr)?;
+        let mut sent = vec![];
+        while let Some(out) = agent.poll_write() {
+            let mut reply = Message {
+                raw: out.message.to_vec(),
+                ..Message::default()
+            };
+            reply.decode()?;
+            sent.push(reply.typ);
+        }
+        Ok(sent)
+    };
+
+    agent.candidate_pairs[0].state = CandidatePairState::Succeeded;
+    assert_eq!(exchange(&mut agent)?, vec![BINDING_SUCCESS]);
+
+    agent.candidate_pairs[0].state = CandidatePairState::Waiting;
+    assert_eq!(
+        exchange(&mut agent)?,
+        vec![BINDING_SUCCESS, BINDING_REQUEST],
+        "a pair that has not succeeded gets a triggered check"
+    );
     agent.close()?;
     Ok(())
 }
