@@ -17,7 +17,7 @@ use webrtc_godot_core::{Channel, ChannelOptions, ChannelState, Value};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-use common::{cpu_ns, dict, run_until, Side};
+use common::{cpu_ns, dict, drain, run_until, Side};
 
 const INPUT_BYTES: usize = 64;
 const STATE_BYTES: usize = 100;
@@ -71,16 +71,6 @@ fn connect() -> Pair {
         state,
         events,
     }
-}
-
-/// Reads every packet `channel` holds; how many there were.
-fn drain(channel: &mut Channel) -> usize {
-    let mut read = 0;
-    while channel.get_available_packet_count() > 0 {
-        channel.get_packet().expect("a counted packet");
-        read += 1;
-    }
-    read
 }
 
 fn main() {

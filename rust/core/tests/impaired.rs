@@ -7,7 +7,7 @@ mod common;
 use std::hash::{DefaultHasher, Hasher};
 use std::time::{Duration, Instant};
 
-use common::{is_open, number_of, numbered, Path};
+use common::{drain, is_open, number_of, numbered, Path};
 use udp_impair::{HandshakeDrops, Impairment};
 use webrtc_godot_core::{Channel, ChannelState, ConnectionState, Error, Value};
 
@@ -378,19 +378,14 @@ fn consent_checks_slow_down_while_traffic_arrives_and_not_on_a_quiet_connection(
     let stun_at_open = path.relay.stats().stun;
     let started = Instant::now();
     let mut next_send = started;
-    let mut delivered = 0u32;
+    let mut delivered = 0;
     path.run_until("8 s of traffic both ways", BUSY * 2, |path| {
         if Instant::now() >= next_send {
             a.put_packet(&[1; 64]).expect("input");
             b.put_packet(&[2; 100]).expect("state");
             next_send += INTERVAL;
         }
-        for channel in [&mut a, &mut b] {
-            while channel.get_available_packet_count() > 0 {
-                channel.get_packet().expect("packet");
-                delivered += 1;
-            }
-        }
+        delivered += drain(&mut a) + drain(&mut b);
         assert_eq!(
             path.a.peer.get_connection_state(),
             ConnectionState::Connected

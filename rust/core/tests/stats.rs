@@ -6,8 +6,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    dict, negotiated, open_negotiated, relay, run_until, run_until_within, time_factor, Side,
-    DEADLINE,
+    dict, drain, negotiated, open_negotiated, relay, run_until, run_until_within, time_factor,
+    Side, DEADLINE,
 };
 use webrtc_godot_core::{ChannelOptions, ChannelState, ConnectionStats, Peer, PeerEvent, Value};
 
@@ -36,10 +36,7 @@ fn stats_show_the_pair_the_traffic_and_each_channel() {
         &mut b,
         "every message and its acknowledgement",
         |_, _| {
-            while cb.get_available_packet_count() > 0 {
-                cb.get_packet().expect("packet");
-                received += 1;
-            }
+            received += drain(&mut cb);
             received == MESSAGES && ca.get_buffered_amount() == 0
         },
     );

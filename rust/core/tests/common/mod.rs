@@ -183,6 +183,16 @@ pub fn cpu_ns() -> u64 {
         .sum()
 }
 
+/// Reads every packet `channel` holds; how many there were.
+pub fn drain(channel: &mut Channel) -> usize {
+    let mut read = 0;
+    while channel.get_available_packet_count() > 0 {
+        channel.get_packet().expect("a counted packet");
+        read += 1;
+    }
+    read
+}
+
 /// Message `seq` of `size` bytes (at least 4): its number first, big-endian, then filler that
 /// differs from one message to the next.
 pub fn numbered(seq: u32, size: usize) -> Vec<u8> {
