@@ -16,8 +16,10 @@
 //!
 //! Sending is the mirror image: [`Channel::put_packet`] puts the message in an outbox and
 //! returns; a per-channel sender task hands it to webrtc-rs. The game thread so never waits for
-//! the connection's lock, which the network task holds while it reads, decrypts and encrypts.
-//! Large messages travel in buffers that go back to the game thread ([`crate::send_buffers`]).
+//! the connection's lock, which the network task holds while it reads, decrypts and encrypts,
+//! and it wakes the sender task through the [`crate::doorbell`], never through tokio's own
+//! queue of remote wake-ups, whose lock the worker shares. Large messages travel in buffers that
+//! go back to the game thread ([`crate::send_buffers`]).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -25,12 +27,14 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use bytes::BytesMut;
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelMessage};
 use webrtc::peer_connection::{PeerConnection, RTCStatsReportEntry, StatsSelector};
 
+use crate::doorbell::Waiter;
 use crate::error::{Error, Result};
 use crate::options::{ChannelOptions, UNSET};
 use crate::runtime;
@@ -290,6 +294,10 @@ pub struct Channel {
     max_message_size: usize,
     /// Messages for the sender task; `None` once the channel is closing.
     outbox: Option<UnboundedSender<Outgoing>>,
+    /// The sender task's side of the runtime's [`crate::doorbell::Doorbell`], through which the
+    /// game thread wakes it: its own waker, from outside the runtime, would take the runtime's
+    /// lock.
+    waiter: Arc<Waiter>,
     /// Bytes in the outbox, which webrtc-rs does not count yet.
     queued: Arc<AtomicUsize>,
     /// Buffers for large sends, which the sender task gives back.
@@ -373,11 +381,13 @@ impl Channel {
         let queued = Arc::new(AtomicUsize::new(0));
         let (outbox, pending) = mpsc::unbounded_channel();
         let send_buffers = SendBuffers::default();
+        let waiter = Arc::new(Waiter::default());
         let sender = runtime::handle().ok().map(|handle| {
             handle.spawn(pump(dc.clone(), Arc::downgrade(&shared), pc));
             handle.spawn(send_queued(
                 dc.clone(),
                 pending,
+                waiter.clone(),
                 queued.clone(),
                 send_buffers.returns(),
             ))
@@ -389,6 +399,7 @@ impl Channel {
             write_mode: WriteMode::default(),
             max_message_size,
             outbox: Some(outbox),
+            waiter,
             queued,
             send_buffers,
             sender,
@@ -503,7 +514,14 @@ impl Channel {
             self.queued.fetch_sub(data.len(), Ordering::AcqRel);
             return Err(self.not_open());
         }
+        self.wake_sender();
         Ok(())
+    }
+
+    fn wake_sender(&self) {
+        if let Some(doorbell) = runtime::doorbell() {
+            doorbell.wake(&self.waiter);
+        }
     }
 
     /// Buffers of large sends the channel keeps for its next ones: those back from the sender
@@ -538,6 +556,7 @@ impl Channel {
         self.shared.state.set(ChannelState::Closing);
         // Ending the outbox lets the sender task finish once it has sent what is queued.
         self.outbox = None;
+        self.wake_sender();
         let sender = self.sender.take();
         let dc = self.dc.clone();
         runtime::spawn_close(async move {
@@ -594,33 +613,31 @@ async fn pump(dc: Arc<dyn DataChannel>, shared: Weak<ChannelShared>, pc: Weak<dy
 
 /// Hands the game's messages to webrtc-rs in order, until the outbox ends (the channel is
 /// closing) or webrtc-rs refuses one (the channel or its connection is gone).
+///
+/// The task never waits on the outbox itself, so that a `put_packet` wakes no task: it waits for
+/// the doorbell, then takes everything queued.
 async fn send_queued(
     dc: Arc<dyn DataChannel>,
     mut pending: UnboundedReceiver<Outgoing>,
+    waiter: Arc<Waiter>,
     queued: Arc<AtomicUsize>,
     returned: Arc<Returned>,
 ) {
-    while let Some(message) = pending.recv().await {
-        let len = message.len();
-        let sent = match message {
-            Outgoing::Binary(data) => dc.send(data).await,
-            Outgoing::Text(text) => dc.send_text(&text).await,
-            Outgoing::Lent { data, text } => {
-                // webrtc-rs copies a text message itself; `put_packet` checked it is UTF-8,
-                // so the lossy view borrows it as it is.
-                let sent = if text {
-                    dc.send_text(&String::from_utf8_lossy(&data)).await
-                } else {
-                    dc.send(BytesMut::from(&data[..])).await
-                };
-                returned.give_back(data);
-                sent
+    'turns: loop {
+        waiter.wait().await;
+        loop {
+            let message = match pending.try_recv() {
+                Ok(message) => message,
+                Err(TryRecvError::Empty) => continue 'turns,
+                Err(TryRecvError::Disconnected) => break 'turns,
+            };
+            let len = message.len();
+            let sent = send_one(dc.as_ref(), message, &returned).await;
+            // After the send, so that the bytes are counted by webrtc-rs before they leave ours.
+            queued.fetch_sub(len, Ordering::AcqRel);
+            if sent.is_err() {
+                break 'turns;
             }
-        };
-        // After the send, so that the bytes are counted by webrtc-rs before they leave ours.
-        queued.fetch_sub(len, Ordering::AcqRel);
-        if sent.is_err() {
-            break;
         }
     }
     // Nothing queued can be sent any more: release what is left, and refuse what follows.
@@ -628,6 +645,29 @@ async fn send_queued(
     while let Ok(message) = pending.try_recv() {
         queued.fetch_sub(message.len(), Ordering::AcqRel);
         message.give_back(&returned);
+    }
+}
+
+/// Hands one message to webrtc-rs, and a lent buffer back to the game thread.
+async fn send_one(
+    dc: &dyn DataChannel,
+    message: Outgoing,
+    returned: &Returned,
+) -> webrtc::error::Result<()> {
+    match message {
+        Outgoing::Binary(data) => dc.send(data).await,
+        Outgoing::Text(text) => dc.send_text(&text).await,
+        Outgoing::Lent { data, text } => {
+            // webrtc-rs copies a text message itself; `put_packet` checked it is UTF-8, so the
+            // lossy view borrows it as it is.
+            let sent = if text {
+                dc.send_text(&String::from_utf8_lossy(&data)).await
+            } else {
+                dc.send(BytesMut::from(&data[..])).await
+            };
+            returned.give_back(data);
+            sent
+        }
     }
 }
 

@@ -5,7 +5,8 @@
 //!   gives webrtc-rs that runtime with its sockets tuned for game traffic, `timers` decides when
 //!   the driver's sleeps end, and `last_flight` answers repeated DTLS handshake flights that
 //!   rtc-dtls leaves unanswered. Its threads never preempt the game's; `spin` lends them the
-//!   core when the game polls in a loop; `send_buffers` takes the game's large sends back to it.
+//!   core when the game polls in a loop; `send_buffers` takes the game's large sends back to it,
+//!   and `doorbell` wakes the sender tasks without the game thread touching the runtime's locks.
 //! - [`peer::Peer`] and [`channel::Channel`] mirror Godot's `WebRTCPeerConnection` and
 //!   `WebRTCDataChannel` virtuals with synchronous methods. Network threads never call them
 //!   back: they update lock-free [`state`] cells and push [`peer::PeerEvent`]s, which the game
@@ -23,6 +24,7 @@
 mod candidate;
 pub mod channel;
 pub mod config;
+mod doorbell;
 pub mod error;
 mod last_flight;
 pub mod logging;

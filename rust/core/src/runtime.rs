@@ -9,13 +9,14 @@
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use once_cell::sync::Lazy;
 use tokio::runtime::{Builder, Handle, Runtime};
 
+use crate::doorbell::Doorbell;
 use crate::error::{Error, Result};
 use crate::sync::lock;
 
@@ -34,6 +35,9 @@ static RUNTIME: Lazy<Mutex<RuntimeSlot>> = Lazy::new(|| Mutex::new(RuntimeSlot::
 /// The running runtime's handle, set once it starts: every channel and buffered-amount query
 /// needs it, and reading it here costs no lock.
 static HANDLE: OnceLock<Handle> = OnceLock::new();
+
+/// How game threads wake the runtime's sender tasks; started with the runtime.
+static DOORBELL: OnceLock<Arc<Doorbell>> = OnceLock::new();
 
 /// Set by [`shutdown`]; from then on no call may reach the runtime.
 static STOPPED: AtomicBool = AtomicBool::new(false);
@@ -80,12 +84,20 @@ pub fn handle() -> Result<&'static Handle> {
             .enable_all()
             .build()
             .map_err(|err| Error::failed("cannot start the WebRTC runtime", err))?;
+        let doorbell = Doorbell::start(runtime.handle())
+            .map_err(|err| Error::failed("cannot start the WebRTC runtime's doorbell", err))?;
+        let _ = DOORBELL.set(doorbell);
         *slot = RuntimeSlot::Running(runtime);
     }
     match &*slot {
         RuntimeSlot::Running(runtime) => Ok(HANDLE.get_or_init(|| runtime.handle().clone())),
         _ => Err(Error::unavailable("the WebRTC runtime has been shut down")),
     }
+}
+
+/// The doorbell of the running runtime, which [`handle`] starts.
+pub(crate) fn doorbell() -> Option<&'static Doorbell> {
+    DOORBELL.get().map(Arc::as_ref)
 }
 
 /// Puts the calling runtime thread under Linux's `SCHED_BATCH` policy, whose threads never
