@@ -524,6 +524,15 @@ impl Channel {
         }
     }
 
+    /// Lets the sender task finish once it has sent what is queued. The task only looks at the
+    /// outbox when woken, so ending it must wake the task: a task left waiting would keep its
+    /// channel, and with it the whole connection, alive.
+    fn end_outbox(&mut self) {
+        if self.outbox.take().is_some() {
+            self.wake_sender();
+        }
+    }
+
     /// Buffers of large sends the channel keeps for its next ones: those back from the sender
     /// task and those on their way. For tests.
     #[doc(hidden)]
@@ -554,9 +563,7 @@ impl Channel {
             return;
         }
         self.shared.state.set(ChannelState::Closing);
-        // Ending the outbox lets the sender task finish once it has sent what is queued.
-        self.outbox = None;
-        self.wake_sender();
+        self.end_outbox();
         let sender = self.sender.take();
         let dc = self.dc.clone();
         runtime::spawn_close(async move {
@@ -571,6 +578,8 @@ impl Channel {
 impl Drop for Channel {
     fn drop(&mut self) {
         self.close();
+        // A channel that was already closing or closed skipped close()'s hand-over.
+        self.end_outbox();
         self.shared.mark_closed();
     }
 }
