@@ -624,7 +624,8 @@ async fn pump(dc: Arc<dyn DataChannel>, shared: Weak<ChannelShared>, pc: Weak<dy
 /// closing) or webrtc-rs refuses one (the channel or its connection is gone).
 ///
 /// The task never waits on the outbox itself, so that a `put_packet` wakes no task: it waits for
-/// the doorbell, then takes everything queued.
+/// the doorbell, then takes everything queued, and the sends made while it is at work need no
+/// doorbell at all.
 async fn send_queued(
     dc: Arc<dyn DataChannel>,
     mut pending: UnboundedReceiver<Outgoing>,
@@ -635,10 +636,10 @@ async fn send_queued(
     'turns: loop {
         waiter.wait().await;
         loop {
-            let message = match pending.try_recv() {
-                Ok(message) => message,
-                Err(TryRecvError::Empty) => continue 'turns,
-                Err(TryRecvError::Disconnected) => break 'turns,
+            let message = match take_queued(&mut pending, &waiter) {
+                Ok(Some(message)) => message,
+                Ok(None) => continue 'turns,
+                Err(_) => break 'turns,
             };
             let len = message.len();
             let sent = send_one(dc.as_ref(), message, &returned).await;
@@ -655,6 +656,19 @@ async fn send_queued(
         queued.fetch_sub(message.len(), Ordering::AcqRel);
         message.give_back(&returned);
     }
+}
+
+/// The next message for the sender task: `None` when it should wait for the doorbell, an error
+/// once the outbox has ended and is empty.
+fn take_queued(
+    pending: &mut UnboundedReceiver<Outgoing>,
+    waiter: &Waiter,
+) -> std::result::Result<Option<Outgoing>, TryRecvError> {
+    waiter.take_or_idle(|| match pending.try_recv() {
+        Ok(message) => Ok(Some(message)),
+        Err(TryRecvError::Empty) => Ok(None),
+        Err(err) => Err(err),
+    })
 }
 
 /// Hands one message to webrtc-rs, and a lent buffer back to the game thread.
