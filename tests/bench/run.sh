@@ -18,6 +18,7 @@
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 source "$repo/tools/host-target.sh"
+source "$repo/tests/bench/busy_loops.sh"
 cd "$repo"
 reps=${1:-5}
 suites=${2:-all}
@@ -151,14 +152,11 @@ on_lan() {
 # busy loop per core at normal priority (a game that renders); then the dedicated server
 # (server_bench.gd) with 8, 32 and 128 clients, on an otherwise idle machine.
 frame_runs() {
-    local frame_reps=$((reps < 3 ? reps : 3)) rep scenario label clients i loaders=()
+    local frame_reps=$((reps < 3 ? reps : 3)) rep scenario label clients
     native_project
     for ((rep = 1; rep <= frame_reps; rep++)); do
         echo "frame repetition $rep of $frame_reps: ${!projects[*]}" >&2
-        for ((i = 0; i < $(nproc); i++)); do
-            sh -c 'while kill -0 $PPID 2>/dev/null; do :; done' &
-            loaders+=($!)
-        done
+        busy_loops_start
         for scenario in state bulk mesh get_packet; do
             for label in "${!projects[@]}"; do
                 on_lan "$GODOT_BIN" --headless --path "${projects[$label]}" \
@@ -166,9 +164,7 @@ frame_runs() {
                     2>&1 | record_frame "$rep" "$scenario" "$label"
             done
         done
-        kill "${loaders[@]}" 2>/dev/null
-        wait "${loaders[@]}" 2>/dev/null
-        loaders=()
+        busy_loops_stop
         for clients in 8 32 128; do
             for label in "${!projects[@]}"; do
                 server_run "${projects[$label]}" "${projects[$label]}" "$clients" "$label" | record "$rep"

@@ -9,6 +9,7 @@
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
+source tests/bench/busy_loops.sh
 runs=${1:-3}
 scenario=${2:-state}
 tracefs=/sys/kernel/tracing
@@ -44,18 +45,13 @@ for ((run = 1; run <= runs; run++)); do
     echo 1 >"$tracefs/events/sched/sched_switch/enable"
     echo 1 >"$tracefs/events/sched/sched_wakeup/enable"
     echo stacktrace >"$tracefs/events/sched/sched_switch/trigger"
-    loaders=()
-    for ((i = 0; i < $(nproc); i++)); do
-        sh -c 'while kill -0 $PPID 2>/dev/null; do :; done' &
-        loaders+=($!)
-    done
+    busy_loops_start
     echo 1 >"$tracefs/tracing_on"
     unshare --net --mount tests/hosts/host.sh lan "$GODOT_BIN" --headless --path tests/godot \
         --script res://bench/frame_cost.gd -- --scenario="$scenario" --stack=webrtc-rs \
         >"$out/run-$run.log" 2>&1
     echo 0 >"$tracefs/tracing_on"
-    kill "${loaders[@]}" 2>/dev/null
-    wait "${loaders[@]}" 2>/dev/null
+    busy_loops_stop
     cp "$tracefs/trace" "$out/run-$run.trace"
     echo '!stacktrace' >"$tracefs/events/sched/sched_switch/trigger"
     echo 0 >"$tracefs/events/sched/sched_switch/enable"
