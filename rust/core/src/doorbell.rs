@@ -7,20 +7,28 @@
 //! slept on it, and with every core busy then lost its core until the next scheduler tick
 //! (PROFILES.md, "What holds the game thread for 4 ms").
 //!
-//! Here the game thread only lists the channel on a lock-free queue and, unless the dispatcher
-//! is already due to run, rings a bell: one byte into a pipe that the runtime's I/O driver
-//! watches. The dispatcher task then wakes every listed sender from the worker's side, where a
-//! wake-up goes on the worker's own run queue. A frame's sends on many channels ring once, and
-//! sends to a task that is still at work (a game sending as fast as it can) ring not at all.
+//! Here the game thread only lists the channel on a lock-free queue and arms the doorbell. The
+//! runtime's threads answer it in turns, waking every listed sender from the worker's side,
+//! where a wake-up goes on the worker's own run queue:
+//! - a worker at work takes a turn after each of the connections' task polls, so a send made
+//!   while the network thread is busy costs no system call on either side;
+//! - a worker about to park takes none (its wakes would wait in the remote queue it has already
+//!   looked at) but rings the bell if it finds the doorbell armed;
+//! - a game thread that arms the doorbell while every worker is parked rings the bell itself:
+//!   one byte into a pipe that the runtime's I/O driver watches, which wakes the dispatcher task.
+//!
+//! A frame's sends on many channels arm it once, and sends to a task that is still at work (a
+//! game sending as fast as it can) do not arm it at all.
 //!
 //! On systems where tokio has no pipe (Windows), the bell is a [`Notify`] woken from outside
-//! the runtime as before, but once per burst of sends instead of once per message.
+//! the runtime as before, rung by the game thread once per burst of sends instead of once per
+//! message.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use tokio::runtime::Handle;
+use tokio::runtime::{Builder, Handle};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::sync::Notify;
 
@@ -64,34 +72,57 @@ impl Waiter {
 
 /// The game threads' way to wake sender tasks; one per runtime.
 pub(crate) struct Doorbell {
-    /// Waiters to wake on the dispatcher's next turn. Nobody waits on this queue: the dispatcher
-    /// only takes from it when the bell rang, so a push wakes no task.
+    /// Waiters to wake on the next turn. Nobody waits on this queue: a push wakes no task.
     list: UnboundedSender<Arc<Waiter>>,
-    /// Set by the ring that makes the dispatcher due, until the dispatcher has heard it; wakes
-    /// meanwhile need not ring.
+    /// The list's other end, taken in turn by the runtime's threads (never by a game thread),
+    /// each only if no other one holds it.
+    listed: Mutex<UnboundedReceiver<Arc<Waiter>>>,
+    /// Set by the wake that lists a waiter while none is due, until a turn begins: a running
+    /// worker that finds it set takes a turn, one about to park rings the bell for it.
     armed: AtomicBool,
-    bell: bell::Ringer,
+    /// The runtime's worker threads, and how many of them are parked (or about to park).
+    workers: usize,
+    parked: AtomicUsize,
+    /// The bell, made when the runtime starts: its listening end belongs to the runtime.
+    bell: OnceLock<bell::Ringer>,
 }
 
 impl Doorbell {
-    /// Creates the bell and starts its dispatcher on the runtime behind `handle`.
-    pub(crate) fn start(handle: &Handle) -> io::Result<Arc<Self>> {
+    /// A doorbell for the runtime that `builder`, with `workers` worker threads, will build:
+    /// the builder's workers tell it when they park. [`start`](Self::start) it on that runtime.
+    pub(crate) fn install(builder: &mut Builder, workers: usize) -> Arc<Self> {
+        let (list, listed) = mpsc::unbounded_channel();
+        let doorbell = Arc::new(Self {
+            list,
+            listed: Mutex::new(listed),
+            armed: AtomicBool::new(false),
+            workers,
+            parked: AtomicUsize::new(0),
+            bell: OnceLock::new(),
+        });
+        let parking = doorbell.clone();
+        let unparked = doorbell.clone();
+        builder
+            .on_thread_park(move || parking.parking())
+            .on_thread_unpark(move || unparked.unparked());
+        doorbell
+    }
+
+    /// Makes the bell and starts its dispatcher on the runtime behind `handle`.
+    pub(crate) fn start(self: &Arc<Self>, handle: &Handle) -> io::Result<()> {
         let (ringer, listener) = {
             let _runtime = handle.enter();
             bell::new()?
         };
-        let (list, listed) = mpsc::unbounded_channel();
-        let doorbell = Arc::new(Self {
-            list,
-            armed: AtomicBool::new(false),
-            bell: ringer,
-        });
-        handle.spawn(dispatch(doorbell.clone(), listener, listed));
-        Ok(doorbell)
+        if self.bell.set(ringer).is_err() {
+            return Err(io::Error::other("the doorbell has already started"));
+        }
+        handle.spawn(dispatch(self.clone(), listener));
+        Ok(())
     }
 
     /// Has `waiter`'s task look at its queue soon, on the runtime. Never waits: at most a push
-    /// onto a lock-free queue and, once per turn of the dispatcher, one write into a pipe.
+    /// onto a lock-free queue and, when every worker is parked, one write into a pipe.
     pub(crate) fn wake(&self, waiter: &Arc<Waiter>) {
         if waiter.due.swap(true, Ordering::AcqRel) {
             // Listed or at work: the task looks at its queue again before it waits, and that
@@ -99,35 +130,69 @@ impl Doorbell {
             return;
         }
         if self.list.send(waiter.clone()).is_err() {
-            // The dispatcher is gone with the runtime, and so are the tasks it would wake.
+            // The runtime is gone, and so are the tasks this would wake.
             return;
         }
-        if !self.armed.swap(true, Ordering::AcqRel) {
-            self.bell.ring();
+        // Sequentially consistent, against the same two steps in reverse in `parking`: either
+        // this sees every worker parked and rings, or a worker parks after this and rings.
+        if !self.armed.swap(true, Ordering::SeqCst)
+            && (!bell::WORKERS_RING || self.parked.load(Ordering::SeqCst) >= self.workers)
+        {
+            self.ring();
         }
+    }
+
+    /// Takes a turn if a waiter was listed since the last one began. Called by the runtime's
+    /// threads as they go about their tasks, so that a busy worker needs no bell.
+    pub(crate) fn answer(&self) {
+        if self.armed.load(Ordering::Relaxed) {
+            self.turn();
+        }
+    }
+
+    /// Wakes the listed waiters, unless another thread is at it.
+    fn turn(&self) {
+        let Ok(mut listed) = self.listed.try_lock() else {
+            // The other thread's turn began before this; what was listed since set `armed`
+            // again, for the next turn.
+            return;
+        };
+        // Disarmed before the list is taken: a wake that found the bell armed listed its
+        // waiter before this, and one from now on arms it again.
+        self.armed.swap(false, Ordering::SeqCst);
+        while let Ok(waiter) = listed.try_recv() {
+            waiter.woken.notify_one();
+        }
+    }
+
+    fn ring(&self) {
+        if let Some(bell) = self.bell.get() {
+            bell.ring();
+        }
+    }
+
+    /// A worker is about to park: a wake armed while it ran and not yet answered needs the
+    /// bell now, or the wake would wait for the worker's next reason to wake.
+    fn parking(&self) {
+        self.parked.fetch_add(1, Ordering::SeqCst);
+        if bell::WORKERS_RING && self.armed.load(Ordering::SeqCst) {
+            self.ring();
+        }
+    }
+
+    fn unparked(&self) {
+        self.parked.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 /// Wakes the listed waiters each time the bell rings, for as long as the runtime runs.
-async fn dispatch(
-    doorbell: Arc<Doorbell>,
-    mut listener: bell::Listener,
-    mut listed: UnboundedReceiver<Arc<Waiter>>,
-) {
-    let mut turn = || {
-        // Disarmed before the list is taken: a wake that found the bell armed listed its
-        // waiter before this, and one from now on rings again.
-        doorbell.armed.swap(false, Ordering::AcqRel);
-        while let Ok(waiter) = listed.try_recv() {
-            waiter.woken.notify_one();
-        }
-    };
+async fn dispatch(doorbell: Arc<Doorbell>, mut listener: bell::Listener) {
     loop {
         if let Err(err) = listener.heard().await {
             log::error!("the send doorbell stopped: {err}");
             return;
         }
-        turn();
+        doorbell.turn();
         // Emptying the bell (system calls) waits until this turn's tasks are woken. It can
         // take the byte of a ring made since the turn began, so a second turn follows: that
         // ring's waiter was listed, and its bell armed, before its byte was written.
@@ -135,7 +200,7 @@ async fn dispatch(
             log::error!("the send doorbell stopped: {err}");
             return;
         }
-        turn();
+        doorbell.turn();
     }
 }
 
@@ -146,6 +211,9 @@ mod bell {
     use std::os::fd::{AsFd, OwnedFd};
 
     use tokio::net::unix::pipe;
+
+    /// A worker about to park may ring: its write only makes the I/O driver return at once.
+    pub(super) const WORKERS_RING: bool = true;
 
     /// The pipe's write end, which the game threads write to without the runtime.
     pub(super) struct Ringer {
@@ -212,6 +280,10 @@ mod bell {
 
     use tokio::sync::Notify;
 
+    /// A worker about to park may not ring: the task its ring wakes would wait in the
+    /// runtime's queue of remote wake-ups, which the parking worker has already looked at.
+    pub(super) const WORKERS_RING: bool = false;
+
     pub(super) struct Ringer(Arc<Notify>);
 
     impl Ringer {
@@ -243,29 +315,41 @@ mod bell {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::future::Future;
+    use std::pin::pin;
     use std::sync::atomic::AtomicUsize;
+    use std::task::{Context, Waker};
     use std::time::{Duration, Instant};
+
+    /// Whether `waiter` has been woken, without waiting.
+    fn woken(waiter: &Waiter) -> bool {
+        let mut wait = pin!(waiter.wait());
+        wait.as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_ready()
+    }
 
     /// Many threads outside the runtime each count items into their own task's "queue" (a
     /// counter) and wake it, one item at a time, waiting for the task to have taken each before
-    /// the next: items then land just as the task finds its queue empty and goes idle, the
-    /// moment where a wake could be lost. A lost one leaves its item untaken.
+    /// the next: items then land just as the task finds its queue empty and goes idle, or as the
+    /// worker parks, the moments where a wake could be lost. Each task answers the doorbell
+    /// after its work, as the connections' tasks do, so wakes are taken by the bell, by a busy
+    /// worker, and by one about to park. A lost one leaves its item untaken.
     #[test]
     fn no_wake_is_lost_while_a_task_goes_idle() {
         const THREADS: usize = 4;
         const ITEMS: usize = 20_000;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let doorbell = Doorbell::start(runtime.handle()).expect("doorbell");
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        let doorbell = Doorbell::install(builder.worker_threads(1).enable_all(), 1);
+        let runtime = builder.build().expect("runtime");
+        doorbell.start(runtime.handle()).expect("doorbell");
         let threads: Vec<_> = (0..THREADS)
             .map(|_| {
                 let waiter = Arc::new(Waiter::default());
                 let queued = Arc::new(AtomicUsize::new(0));
                 let taken = Arc::new(AtomicUsize::new(0));
                 runtime.spawn({
+                    let doorbell = doorbell.clone();
                     let waiter = waiter.clone();
                     let queued = queued.clone();
                     let taken = taken.clone();
@@ -278,6 +362,7 @@ mod tests {
                             }) {
                                 taken.store(now, Ordering::Release);
                             }
+                            doorbell.answer();
                         }
                     }
                 });
@@ -305,11 +390,10 @@ mod tests {
     /// idle, a wake rings again.
     #[test]
     fn one_ring_wakes_a_whole_burst() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let doorbell = Doorbell::start(runtime.handle()).expect("doorbell");
+        let mut builder = tokio::runtime::Builder::new_current_thread();
+        let doorbell = Doorbell::install(builder.enable_all(), 1);
+        let runtime = builder.build().expect("runtime");
+        doorbell.start(runtime.handle()).expect("doorbell");
         let waiters: Vec<_> = (0..32).map(|_| Arc::new(Waiter::default())).collect();
         for waiter in &waiters {
             doorbell.wake(waiter);
@@ -343,5 +427,23 @@ mod tests {
                 .await
                 .expect("woken again");
         });
+    }
+
+    /// While a worker is at work, a wake arms the doorbell without ringing it, and the worker's
+    /// next answer (after a task's poll) takes the turn.
+    #[test]
+    fn a_busy_worker_answers_without_the_bell() {
+        let mut builder = tokio::runtime::Builder::new_current_thread();
+        let doorbell = Doorbell::install(builder.enable_all(), 1);
+        let runtime = builder.build().expect("runtime");
+        doorbell.start(runtime.handle()).expect("doorbell");
+        let waiter = Arc::new(Waiter::default());
+        // The runtime's one thread has not parked: it counts as at work.
+        doorbell.wake(&waiter);
+        assert!(doorbell.armed.load(Ordering::Acquire));
+        assert!(!woken(&waiter), "nobody has answered yet");
+        doorbell.answer();
+        assert!(!doorbell.armed.load(Ordering::Acquire));
+        assert!(woken(&waiter), "the answer woke it");
     }
 }

@@ -77,14 +77,19 @@ pub fn handle() -> Result<&'static Handle> {
     }
     let mut slot = lock(&RUNTIME);
     if let RuntimeSlot::Idle = *slot {
-        let runtime = Builder::new_multi_thread()
-            .worker_threads(worker_threads())
+        let workers = worker_threads();
+        let mut builder = Builder::new_multi_thread();
+        builder
+            .worker_threads(workers)
             .thread_name(THREAD_NAME)
             .on_thread_start(never_preempt_on_wakeup)
-            .enable_all()
+            .enable_all();
+        let doorbell = Doorbell::install(&mut builder, workers);
+        let runtime = builder
             .build()
             .map_err(|err| Error::failed("cannot start the WebRTC runtime", err))?;
-        let doorbell = Doorbell::start(runtime.handle())
+        doorbell
+            .start(runtime.handle())
             .map_err(|err| Error::failed("cannot start the WebRTC runtime's doorbell", err))?;
         let _ = DOORBELL.set(doorbell);
         *slot = RuntimeSlot::Running(runtime);

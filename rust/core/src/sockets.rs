@@ -70,7 +70,9 @@ impl std::fmt::Debug for OnPanic {
 }
 
 /// One of a connection's tasks; a panic in it ends the task and is handed to [`OnPanic`] (the
-/// panic hook in [`crate::logging`] has reported it by then).
+/// panic hook in [`crate::logging`] has reported it by then). After each poll it answers the
+/// [`crate::doorbell`]: these tasks are what keeps a worker at work, so a game's sends meanwhile
+/// reach their sender tasks without a bell.
 struct Contained {
     task: BoxFuture<'static, ()>,
     on_panic: OnPanic,
@@ -81,7 +83,11 @@ impl Future for Contained {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        match panic::catch_unwind(AssertUnwindSafe(|| this.task.as_mut().poll(cx))) {
+        let poll = panic::catch_unwind(AssertUnwindSafe(|| this.task.as_mut().poll(cx)));
+        if let Some(doorbell) = crate::runtime::doorbell() {
+            doorbell.answer();
+        }
+        match poll {
             Ok(poll) => poll,
             Err(_) => {
                 (this.on_panic.0)();

@@ -3,6 +3,8 @@
 ##   godot --headless --path tests/godot --script res://bench/bench.gd -- --suite=NAME [options]
 ## core: channel open time, reliable throughput (16 KiB and 1 KiB), unreliable throughput and
 ## delivered fraction, 64-byte echo round trip (tight loop and 60 Hz frames), poll() cost.
+## echo: the tight-loop echo alone (--samples=N round trips, 20000 unless given), and the CPU
+## time the network threads spent per round trip (Linux: their schedstat), which is most of it.
 ## idle: CPU of 64 connected idle peers at 60 Hz: the network threads, and the calls on the
 ## game thread (against the same frame loop without them, and with plain engine calls), threads.
 ## scale: RSS and descriptors per connection with 256 connected peers (--max-message-size=N).
@@ -54,6 +56,8 @@ func _initialize() -> void:
 			_remote(args["role"], int(args["port"]))
 		"lossy":
 			_lossy(args)
+		"echo":
+			_echo(int(args.get("samples", "20000")))
 	quit(0)
 
 
@@ -187,20 +191,7 @@ func _round_trip(pair: Array) -> void:
 	var cb: WebRTCDataChannel = pair[3]
 	var ping := PackedByteArray()
 	ping.resize(64)
-	var tight: Array[float] = []
-	for i in RTT_SAMPLES:
-		var started := Time.get_ticks_usec()
-		ca.put_packet(ping)
-		while true:
-			b.poll()
-			if cb.get_available_packet_count() > 0:
-				cb.put_packet(cb.get_packet())
-			a.poll()
-			if ca.get_available_packet_count() > 0:
-				ca.get_packet()
-				break
-		tight.append(Time.get_ticks_usec() - started)
-	tight.sort()
+	var tight := _tight_echo(pair, RTT_SAMPLES)
 	report("rtt_p50_us", tight[tight.size() / 2], "µs", {"pacing": "tight loop"})
 	report("rtt_p99_us", tight[int(tight.size() * 0.99)], "µs", {"pacing": "tight loop"})
 
@@ -225,6 +216,60 @@ func _round_trip(pair: Array) -> void:
 	framed.sort()
 	report("rtt_p50_us", framed[framed.size() / 2], "µs", {"pacing": "60 Hz frames"})
 	report("rtt_p99_us", framed[int(framed.size() * 0.99)], "µs", {"pacing": "60 Hz frames"})
+
+
+## [param samples] 64-byte round trips, each side polled in a tight loop; returns their
+## durations in µs, sorted.
+static func _tight_echo(pair: Array, samples: int) -> Array[float]:
+	var a: WebRTCPeerConnection = pair[0]
+	var b: WebRTCPeerConnection = pair[1]
+	var ca: WebRTCDataChannel = pair[2]
+	var cb: WebRTCDataChannel = pair[3]
+	var ping := PackedByteArray()
+	ping.resize(64)
+	var tight: Array[float] = []
+	for i in samples:
+		var started := Time.get_ticks_usec()
+		ca.put_packet(ping)
+		while true:
+			b.poll()
+			if cb.get_available_packet_count() > 0:
+				cb.put_packet(cb.get_packet())
+			a.poll()
+			if ca.get_available_packet_count() > 0:
+				ca.get_packet()
+				break
+		tight.append(Time.get_ticks_usec() - started)
+	tight.sort()
+	return tight
+
+
+func _echo(samples: int) -> void:
+	var pair := connected_pair({})
+	if pair.is_empty():
+		return
+	var cpu_before := _network_thread_nsec()
+	var tight := _tight_echo(pair, samples)
+	var cpu := _network_thread_nsec() - cpu_before
+	report("rtt_p50_us", tight[tight.size() / 2], "µs", {"pacing": "tight loop"})
+	report("rtt_p99_us", tight[int(tight.size() * 0.99)], "µs", {"pacing": "tight loop"})
+	if cpu_before >= 0:
+		report("network_cpu_us_per_rtt", cpu / 1000.0 / samples, "µs")
+	close_pair(pair)
+
+
+## CPU time so far of this process's threads named "webrtc-rs" (the addon's runtime), in ns;
+## -1 where /proc does not tell.
+static func _network_thread_nsec() -> int:
+	var total := -1
+	for tid in DirAccess.get_directories_at("/proc/self/task"):
+		var comm := FileAccess.open("/proc/self/task/%s/comm" % tid, FileAccess.READ)
+		if comm == null or comm.get_line().strip_edges() != "webrtc-rs":
+			continue
+		var stat := FileAccess.open("/proc/self/task/%s/schedstat" % tid, FileAccess.READ)
+		if stat != null:
+			total = maxi(total, 0) + int(stat.get_line().get_slice(" ", 0))
+	return total
 
 
 func _poll_cost(pair: Array) -> void:
