@@ -27,14 +27,13 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use bytes::BytesMut;
-use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelMessage};
 use webrtc::peer_connection::{PeerConnection, RTCStatsReportEntry, StatsSelector};
 
-use crate::doorbell::Waiter;
+use crate::doorbell::{take_ready, Ended, Waiter};
 use crate::error::{Error, Result};
 use crate::options::{ChannelOptions, UNSET};
 use crate::runtime;
@@ -651,6 +650,8 @@ async fn send_queued(
         }
     }
     // Nothing queued can be sent any more: release what is left, and refuse what follows.
+    // `try_recv` waits for a push still under way, which the close let in: its bytes, too, must
+    // leave the buffered amount.
     pending.close();
     while let Ok(message) = pending.try_recv() {
         queued.fetch_sub(message.len(), Ordering::AcqRel);
@@ -663,12 +664,8 @@ async fn send_queued(
 fn take_queued(
     pending: &mut UnboundedReceiver<Outgoing>,
     waiter: &Waiter,
-) -> std::result::Result<Option<Outgoing>, TryRecvError> {
-    waiter.take_or_idle(|| match pending.try_recv() {
-        Ok(message) => Ok(Some(message)),
-        Err(TryRecvError::Empty) => Ok(None),
-        Err(err) => Err(err),
-    })
+) -> std::result::Result<Option<Outgoing>, Ended> {
+    waiter.take_or_idle(|| take_ready(pending))
 }
 
 /// Hands one message to webrtc-rs, and a lent buffer back to the game thread.

@@ -24,9 +24,12 @@
 //! the runtime as before, rung by the game thread once per burst of sends instead of once per
 //! message.
 
+use std::future::{poll_fn, Future};
 use std::io;
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
 
 use tokio::runtime::{Builder, Handle};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
@@ -160,7 +163,7 @@ impl Doorbell {
         // Disarmed before the list is taken: a wake that found the bell armed listed its
         // waiter before this, and one from now on arms it again.
         self.armed.swap(false, Ordering::SeqCst);
-        while let Ok(waiter) = listed.try_recv() {
+        while let Ok(Some(waiter)) = take_ready(&mut listed) {
             waiter.woken.notify_one();
         }
     }
@@ -182,6 +185,29 @@ impl Doorbell {
 
     fn unparked(&self) {
         self.parked.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A queue's senders are all gone and it is empty.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Ended;
+
+/// The next item of `queue`, or `None` while it is empty or its next item is still being
+/// pushed. Tokio's `try_recv` parks the calling thread until such a push completes, and a game
+/// thread preempted in the middle of one would then hold up the whole network thread. Here the
+/// item is left for later: the thread that pushes it wakes the taker through the doorbell once
+/// it is done, and the wake finds it.
+pub(crate) fn take_ready<T>(queue: &mut UnboundedReceiver<T>) -> Result<Option<T>, Ended> {
+    // Unconstrained by the task's budget: a `Pending` for lack of budget would read as empty,
+    // and nothing would come to take what is queued.
+    let take = pin!(tokio::task::unconstrained(
+        poll_fn(|cx| queue.poll_recv(cx))
+    ));
+    // No waker to register: the doorbell is how the taker is woken.
+    match take.poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(Some(item)) => Ok(Some(item)),
+        Poll::Ready(None) => Err(Ended),
+        Poll::Pending => Ok(None),
     }
 }
 
@@ -445,5 +471,34 @@ mod tests {
         doorbell.answer();
         assert!(!doorbell.armed.load(Ordering::Acquire));
         assert!(woken(&waiter), "the answer woke it");
+    }
+
+    /// Inside a task, which tokio gives a budget of operations per poll, `take_ready` takes
+    /// everything queued: an empty answer for lack of budget would leave messages no wake
+    /// comes for. Once the senders are gone and the queue is empty, it says so.
+    #[test]
+    fn take_ready_takes_everything_queued_whatever_the_task_budget() {
+        const ITEMS: usize = 1000;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        for item in 0..ITEMS {
+            tx.send(item).expect("queued");
+        }
+        let taken = runtime.block_on(async {
+            tokio::spawn(async move {
+                let mut taken = Vec::new();
+                while let Ok(Some(item)) = take_ready(&mut rx) {
+                    taken.push(item);
+                }
+                drop(tx);
+                assert_eq!(take_ready(&mut rx), Err(Ended));
+                taken
+            })
+            .await
+            .expect("the task ran")
+        });
+        assert_eq!(taken, (0..ITEMS).collect::<Vec<_>>());
     }
 }
