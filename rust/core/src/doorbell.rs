@@ -133,7 +133,8 @@ impl Doorbell {
             return;
         }
         if self.list.send(waiter.clone()).is_err() {
-            // The runtime is gone, and so are the tasks this would wake.
+            // The doorbell holds the list's other end, so this cannot happen while it exists;
+            // a list nobody takes from would have nobody to wake either.
             return;
         }
         // Sequentially consistent, against the same two steps in reverse in `parking`: either
