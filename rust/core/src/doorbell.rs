@@ -358,16 +358,28 @@ mod tests {
 
     /// Many threads outside the runtime each count items into their own task's "queue" (a
     /// counter) and wake it, one item at a time, waiting for the task to have taken each before
-    /// the next: items then land just as the task finds its queue empty and goes idle, or as the
+    /// the next: items then land just as the task finds its queue empty and goes idle, or as a
     /// worker parks, the moments where a wake could be lost. Each task answers the doorbell
     /// after its work, as the connections' tasks do, so wakes are taken by the bell, by a busy
     /// worker, and by one about to park. A lost one leaves its item untaken.
     #[test]
     fn no_wake_is_lost_while_a_task_goes_idle() {
+        wake_each_item_of_many_threads(1);
+    }
+
+    /// The same with two workers, as the runtime has on a machine of three cores or more: the
+    /// bell must ring only once both are parked, and one parking while the other runs must not
+    /// leave a wake behind.
+    #[test]
+    fn no_wake_is_lost_with_two_workers() {
+        wake_each_item_of_many_threads(2);
+    }
+
+    fn wake_each_item_of_many_threads(workers: usize) {
         const THREADS: usize = 4;
         const ITEMS: usize = 20_000;
         let mut builder = tokio::runtime::Builder::new_multi_thread();
-        let doorbell = Doorbell::install(builder.worker_threads(1).enable_all(), 1);
+        let doorbell = Doorbell::install(builder.worker_threads(workers).enable_all(), workers);
         let runtime = builder.build().expect("runtime");
         doorbell.start(runtime.handle()).expect("doorbell");
         let threads: Vec<_> = (0..THREADS)
