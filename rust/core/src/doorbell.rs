@@ -347,6 +347,15 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
     use std::task::{Context, Waker};
     use std::time::{Duration, Instant};
+    use tokio::runtime::Runtime;
+
+    /// A runtime from `builder` with `workers` worker threads, and its started doorbell.
+    fn started(builder: &mut Builder, workers: usize) -> (Runtime, Arc<Doorbell>) {
+        let doorbell = Doorbell::install(builder.enable_all(), workers);
+        let runtime = builder.build().expect("runtime");
+        doorbell.start(runtime.handle()).expect("doorbell");
+        (runtime, doorbell)
+    }
 
     /// Whether `waiter` has been woken, without waiting.
     fn woken(waiter: &Waiter) -> bool {
@@ -378,10 +387,8 @@ mod tests {
     fn wake_each_item_of_many_threads(workers: usize) {
         const THREADS: usize = 4;
         const ITEMS: usize = 20_000;
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        let doorbell = Doorbell::install(builder.worker_threads(workers).enable_all(), workers);
-        let runtime = builder.build().expect("runtime");
-        doorbell.start(runtime.handle()).expect("doorbell");
+        let (runtime, doorbell) =
+            started(Builder::new_multi_thread().worker_threads(workers), workers);
         let threads: Vec<_> = (0..THREADS)
             .map(|_| {
                 let waiter = Arc::new(Waiter::default());
@@ -424,22 +431,19 @@ mod tests {
         }
     }
 
-    /// A burst of wakes on many waiters while the dispatcher cannot run lists each once, and
-    /// its one ring wakes them all. Wakes of a task still at work ring nothing; once it goes
-    /// idle, a wake rings again.
+    /// A burst of wakes on many waiters while the runtime does not run lists each once and arms
+    /// the doorbell once; the one ring its thread makes as it parks wakes them all. Wakes of a
+    /// task still at work arm nothing; once it goes idle, a wake arms the doorbell again.
     #[test]
     fn one_ring_wakes_a_whole_burst() {
-        let mut builder = tokio::runtime::Builder::new_current_thread();
-        let doorbell = Doorbell::install(builder.enable_all(), 1);
-        let runtime = builder.build().expect("runtime");
-        doorbell.start(runtime.handle()).expect("doorbell");
+        let (runtime, doorbell) = started(&mut Builder::new_current_thread(), 1);
         let waiters: Vec<_> = (0..32).map(|_| Arc::new(Waiter::default())).collect();
         for waiter in &waiters {
             doorbell.wake(waiter);
             doorbell.wake(waiter);
         }
         assert!(doorbell.armed.load(Ordering::Acquire));
-        // The runtime runs only now: the one ring wakes them all.
+        // The runtime runs only now: its thread rings as it parks, and the turn wakes them all.
         runtime.block_on(async {
             for waiter in &waiters {
                 tokio::time::timeout(Duration::from_secs(10), waiter.wait())
@@ -452,7 +456,7 @@ mod tests {
         doorbell.wake(&waiters[0]);
         assert!(
             !doorbell.armed.load(Ordering::Acquire),
-            "a task at work needs no ring"
+            "a task at work needs no turn"
         );
         assert_eq!(
             waiters[0].take_or_idle(|| Ok::<Option<()>, ()>(None)),
@@ -460,7 +464,7 @@ mod tests {
             "nothing queued: the task goes idle"
         );
         doorbell.wake(&waiters[0]);
-        assert!(doorbell.armed.load(Ordering::Acquire), "rang again");
+        assert!(doorbell.armed.load(Ordering::Acquire), "armed again");
         runtime.block_on(async {
             tokio::time::timeout(Duration::from_secs(10), waiters[0].wait())
                 .await
@@ -472,10 +476,7 @@ mod tests {
     /// next answer (after a task's poll) takes the turn.
     #[test]
     fn a_busy_worker_answers_without_the_bell() {
-        let mut builder = tokio::runtime::Builder::new_current_thread();
-        let doorbell = Doorbell::install(builder.enable_all(), 1);
-        let runtime = builder.build().expect("runtime");
-        doorbell.start(runtime.handle()).expect("doorbell");
+        let (_runtime, doorbell) = started(&mut Builder::new_current_thread(), 1);
         let waiter = Arc::new(Waiter::default());
         // The runtime's one thread has not parked: it counts as at work.
         doorbell.wake(&waiter);
