@@ -185,53 +185,42 @@ func _unreliable(pair: Array, size: int) -> void:
 
 
 func _round_trip(pair: Array) -> void:
-	var a: WebRTCPeerConnection = pair[0]
-	var b: WebRTCPeerConnection = pair[1]
-	var ca: WebRTCDataChannel = pair[2]
-	var cb: WebRTCDataChannel = pair[3]
-	var ping := PackedByteArray()
-	ping.resize(64)
-	var tight := _tight_echo(pair, RTT_SAMPLES)
-	report("rtt_p50_us", tight[tight.size() / 2], "µs", {"pacing": "tight loop"})
-	report("rtt_p99_us", tight[int(tight.size() * 0.99)], "µs", {"pacing": "tight loop"})
+	_report_round_trips(_tight_echo(pair, RTT_SAMPLES), "tight loop")
+	_report_round_trips(_framed_echo(pair, FRAME_RTT_SAMPLES), "60 Hz frames")
 
-	# A game polls once per frame: each side polls, then the frame sleeps to its 60 Hz slot.
-	var framed: Array[float] = []
-	for i in FRAME_RTT_SAMPLES:
-		var started := Time.get_ticks_usec()
-		ca.put_packet(ping)
-		var done := false
-		while not done:
-			var frame_start := Time.get_ticks_usec()
-			b.poll()
-			if cb.get_available_packet_count() > 0:
-				cb.put_packet(cb.get_packet())
-			a.poll()
-			if ca.get_available_packet_count() > 0:
-				ca.get_packet()
-				done = true
-			else:
-				OS.delay_usec(maxi(0, FRAME_USEC - (Time.get_ticks_usec() - frame_start)))
-		framed.append(Time.get_ticks_usec() - started)
-	framed.sort()
-	report("rtt_p50_us", framed[framed.size() / 2], "µs", {"pacing": "60 Hz frames"})
-	report("rtt_p99_us", framed[int(framed.size() * 0.99)], "µs", {"pacing": "60 Hz frames"})
+
+static func _report_round_trips(sorted_usec: Array[float], pacing: String) -> void:
+	report("rtt_p50_us", sorted_usec[sorted_usec.size() / 2], "µs", {"pacing": pacing})
+	report("rtt_p99_us", sorted_usec[int(sorted_usec.size() * 0.99)], "µs", {"pacing": pacing})
 
 
 ## [param samples] 64-byte round trips, each side polled in a tight loop; returns their
 ## durations in µs, sorted.
 static func _tight_echo(pair: Array, samples: int) -> Array[float]:
+	return _echo_rounds(pair, samples, 0)
+
+
+## [param samples] 64-byte round trips as a game makes them: each side polls once per frame,
+## then the frame sleeps to its 60 Hz slot. Returns their durations in µs, sorted.
+static func _framed_echo(pair: Array, samples: int) -> Array[float]:
+	return _echo_rounds(pair, samples, FRAME_USEC)
+
+
+## Round trips of a 64-byte ping from pair[2] to pair[3] and back; each pass polls both sides
+## and, with [param frame_usec] > 0, then sleeps out the rest of that frame.
+static func _echo_rounds(pair: Array, samples: int, frame_usec: int) -> Array[float]:
 	var a: WebRTCPeerConnection = pair[0]
 	var b: WebRTCPeerConnection = pair[1]
 	var ca: WebRTCDataChannel = pair[2]
 	var cb: WebRTCDataChannel = pair[3]
 	var ping := PackedByteArray()
 	ping.resize(64)
-	var tight: Array[float] = []
+	var rounds: Array[float] = []
 	for i in samples:
 		var started := Time.get_ticks_usec()
 		ca.put_packet(ping)
 		while true:
+			var pass_start := Time.get_ticks_usec() if frame_usec > 0 else 0
 			b.poll()
 			if cb.get_available_packet_count() > 0:
 				cb.put_packet(cb.get_packet())
@@ -239,9 +228,11 @@ static func _tight_echo(pair: Array, samples: int) -> Array[float]:
 			if ca.get_available_packet_count() > 0:
 				ca.get_packet()
 				break
-		tight.append(Time.get_ticks_usec() - started)
-	tight.sort()
-	return tight
+			if frame_usec > 0:
+				OS.delay_usec(maxi(0, frame_usec - (Time.get_ticks_usec() - pass_start)))
+		rounds.append(Time.get_ticks_usec() - started)
+	rounds.sort()
+	return rounds
 
 
 func _echo(samples: int) -> void:
@@ -251,8 +242,7 @@ func _echo(samples: int) -> void:
 	var cpu_before := _network_thread_nsec()
 	var tight := _tight_echo(pair, samples)
 	var cpu := _network_thread_nsec() - cpu_before
-	report("rtt_p50_us", tight[tight.size() / 2], "µs", {"pacing": "tight loop"})
-	report("rtt_p99_us", tight[int(tight.size() * 0.99)], "µs", {"pacing": "tight loop"})
+	_report_round_trips(tight, "tight loop")
 	if cpu_before >= 0:
 		report("network_cpu_us_per_rtt", cpu / 1000.0 / samples, "µs")
 	close_pair(pair)
