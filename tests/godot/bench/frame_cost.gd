@@ -4,7 +4,9 @@
 ## Every connection in this process is polled each frame; each of its channels is asked its
 ## state, packet count and buffered amount, read dry, and sent one 100-byte state packet. Beside
 ## them, timed the same way, an engine call that never reaches the plugin (CONTROL_CALL): what the
-## machine alone adds to every call's figures, a preempted game thread included.
+## machine alone adds to every call's figures, a preempted game thread included. After each
+## frame's calls, a second control (WAKE_CONTROL): the engine waking a thread of its own that sleeps
+## on a Semaphore, as put_packet() wakes the network thread when that thread sleeps between frames.
 ## state: one pair, small state packets only. bulk: the same plus a reliable 16 KiB download on a
 ## second channel of the same connection, kept at 1 MiB buffered by the sending side. mesh: 32
 ## connections (16 pairs). get_packet: the cost of one get_packet() of 100 B, 1 KiB and 16 KiB
@@ -25,11 +27,17 @@ const READ_SAMPLES := 2000
 const READ_BATCHES := 10
 ## The name the control call's durations are reported under.
 const CONTROL_CALL := "engine call (control)"
+## The name the engine's wake-up of a sleeping thread is reported under.
+const WAKE_CONTROL := "engine wake (control)"
 
 var stack := "webrtc-rs (this addon)"
 ## Call name -> durations in µs, over every frame of a scenario.
 var durations := {}
 var frame_work: Array[int] = []
+## The sleeping thread WAKE_CONTROL wakes once a frame, and what it waits on.
+var sleeper := Thread.new()
+var bell := Semaphore.new()
+var sleeping := true
 
 
 func _initialize() -> void:
@@ -137,6 +145,7 @@ func _frames(scenario: String, peers: int, bulk: bool) -> void:
 	state.resize(STATE_BYTES)
 	var download := PackedByteArray()
 	download.resize(BULK_BYTES)
+	sleeper.start(_sleep_until_woken)
 	var next_frame := Time.get_ticks_usec()
 	for frame in FRAMES:
 		var work := 0
@@ -158,8 +167,14 @@ func _frames(scenario: String, peers: int, bulk: bool) -> void:
 				buffered = tx.get_buffered_amount()
 				work += took("get_buffered_amount", t)
 		frame_work.append(work)
+		var wake_started := Time.get_ticks_usec()
+		bell.post()
+		took(WAKE_CONTROL, wake_started)
 		next_frame += FRAME_USEC
 		OS.delay_usec(maxi(0, next_frame - Time.get_ticks_usec()))
+	sleeping = false
+	bell.post()
+	sleeper.wait_to_finish()
 	for call in durations:
 		var samples: Array = durations[call]
 		samples.sort()
@@ -175,6 +190,12 @@ func _frames(scenario: String, peers: int, bulk: bool) -> void:
 		Harness.unlink([pair[0], pair[1]])
 		pair[0].close()
 		pair[1].close()
+
+
+## The sleeper's whole work: going back to sleep each time it is woken, until the frames end.
+func _sleep_until_woken() -> void:
+	while sleeping:
+		bell.wait()
 
 
 ## One get_packet() per message, READ_SAMPLES messages of each size already waiting (200 of
