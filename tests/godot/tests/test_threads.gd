@@ -1,9 +1,9 @@
 ## The plugin used from Godot `Thread`s, as a game's networking thread or a tool's worker uses it:
 ## two connections made, connected and used entirely on a thread (an in-band channel, so that
-## `data_channel_received` is emitted there); a connection made on the main thread and then driven
-## from another thread; and both threads at work at once, each on its own pair. Godot objects are
-## not shared between threads here while in use, as the engine asks. Before the plugin enabled
-## gdext's thread support, the first call from a thread aborted the whole process.
+## `data_channel_received` is emitted there, and `get_stats()`); a connection made on the main
+## thread and then driven from another thread; and two threads at work at once, each on its own
+## pair. No object is used by two threads at once, as the engine asks. Before release builds left
+## out gdext's main-thread check, the first call from a thread aborted the whole process.
 extends SceneTree
 
 const Harness := preload("res://lib/harness.gd")
@@ -22,6 +22,7 @@ func _initialize() -> void:
 	h.eq(report.get("announced"), 1, "data_channel_received was emitted once, on that thread")
 	h.eq(report.get("received"), "ping", "a message arrived on the thread")
 	h.eq(report.get("answered"), "pong", "the answer came back on the thread")
+	h.eq(report.get("stats"), 1, "get_stats() on the thread lists the channel")
 
 	var opened: Array = await h.open_pair("handover")
 	var a: WebRTCPeerConnection = opened[0]
@@ -75,6 +76,7 @@ func _connect_and_talk() -> Dictionary:
 			cb.put_packet("pong".to_utf8_buffer())
 			if _poll_until(func(): return ca.get_available_packet_count() > 0, [a, b]):
 				report["answered"] = ca.get_packet().get_string_from_utf8()
+				report["stats"] = a.get_stats().get("data_channels", []).size()
 	Harness.unlink([a, b])
 	a.close()
 	b.close()
