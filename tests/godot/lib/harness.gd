@@ -95,15 +95,24 @@ static func pair(extra := {}) -> Array:
 ## A linked loopback pair with a negotiated channel `label` (id 1) open on both sides:
 ## [a, b, a's channel, b's channel, whether it opened within `seconds`].
 func open_pair(label: String, seconds := 10.0) -> Array:
+	var opening := offered_pair(label)
+	var ca: WebRTCDataChannel = opening[2]
+	var cb: WebRTCDataChannel = opening[3]
+	var ok: bool = await wait_until(func(): return ca.get_ready_state() == WebRTCDataChannel.STATE_OPEN \
+		and cb.get_ready_state() == WebRTCDataChannel.STATE_OPEN, "%s open" % label, opening.slice(0, 2), seconds)
+	return opening + [ok]
+
+
+## A linked loopback pair with a negotiated channel `label` (id 1) on each side and the offer
+## made, for the caller to poll open: [a, b, a's channel, b's channel]. Usable on any thread.
+static func offered_pair(label: String) -> Array:
 	var peers := pair()
 	var a: WebRTCPeerConnection = peers[0]
 	var b: WebRTCPeerConnection = peers[1]
 	var ca := a.create_data_channel(label, {"negotiated": true, "id": 1})
 	var cb := b.create_data_channel(label, {"negotiated": true, "id": 1})
 	a.create_offer()
-	var ok: bool = await wait_until(func(): return ca.get_ready_state() == WebRTCDataChannel.STATE_OPEN \
-		and cb.get_ready_state() == WebRTCDataChannel.STATE_OPEN, "%s open" % label, [a, b], seconds)
-	return [a, b, ca, cb, ok]
+	return [a, b, ca, cb]
 
 
 ## Prints the verdict line the runner reads and quits with a matching exit code.

@@ -85,12 +85,11 @@ func _connect_and_talk() -> Dictionary:
 
 ## On a thread: a pair of its own with a negotiated channel, then MESSAGES messages through it.
 func _open_and_exchange() -> int:
-	var peers := Harness.pair()
-	var a: WebRTCPeerConnection = peers[0]
-	var b: WebRTCPeerConnection = peers[1]
-	var ca := a.create_data_channel("own", {"negotiated": true, "id": 1})
-	var cb := b.create_data_channel("own", {"negotiated": true, "id": 1})
-	a.create_offer()
+	var opening := Harness.offered_pair("own")
+	var a: WebRTCPeerConnection = opening[0]
+	var b: WebRTCPeerConnection = opening[1]
+	var ca: WebRTCDataChannel = opening[2]
+	var cb: WebRTCDataChannel = opening[3]
 	var arrived := 0
 	if _poll_until(func(): return ca.get_ready_state() == WebRTCDataChannel.STATE_OPEN \
 			and cb.get_ready_state() == WebRTCDataChannel.STATE_OPEN, [a, b]):
