@@ -493,9 +493,7 @@ mod tests {
     #[test]
     fn take_ready_takes_everything_queued_whatever_the_task_budget() {
         const ITEMS: usize = 1000;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
+        let runtime = Builder::new_current_thread().build().expect("runtime");
         let (tx, mut rx) = mpsc::unbounded_channel();
         for item in 0..ITEMS {
             tx.send(item).expect("queued");
