@@ -184,6 +184,8 @@ section "provision Godot"
 if GODOT_BIN=$(tests/tools/provision-godot.sh); then
     echo "using $GODOT_BIN ($("$GODOT_BIN" --headless --version 2>/dev/null | tail -n1))"
     run_suite "headless Godot suite" godot tests/run-godot-tests.sh
+    run_suite "the Godot suite again with a debug build: gdext's strict safeguards" \
+        godot-strict tests/run-godot-strict.sh
     run_suite "editor help pages against what the addon registers (doctool)" docs tests/docs/run.sh
     run_suite "demo lobbies through the signaling server" demo tests/run-demo-tests.sh
     run_suite "default settings on ordinary hosts: offline, LAN card, dead or slow resolver" \
