@@ -487,6 +487,67 @@ mod tests {
         assert!(woken(&waiter), "the answer woke it");
     }
 
+    /// A wake that lands while another thread takes a turn is either taken by that turn or
+    /// finds the doorbell disarmed and arms it for the next. A turn that took the list before
+    /// disarming would lose a wake made between the two: listed, found armed, then disarmed.
+    /// A thread waking and a thread taking turns are started together over and over; after
+    /// each round the waiter is woken or the doorbell armed. The doorbell is never started,
+    /// so nothing rings and only the flags and the list are at play.
+    #[test]
+    fn a_wake_during_a_turn_is_taken_or_left_armed() {
+        const ROUNDS: usize = 50_000;
+        let doorbell = Doorbell::install(&mut Builder::new_current_thread(), 1);
+        let waiter = Arc::new(Waiter::default());
+        // Round n begins when `start` reaches n; the waking thread reports it done in `woke`.
+        let start = Arc::new(AtomicUsize::new(0));
+        let woke = Arc::new(AtomicUsize::new(0));
+        let waking = std::thread::spawn({
+            let (doorbell, waiter) = (doorbell.clone(), waiter.clone());
+            let (start, woke) = (start.clone(), woke.clone());
+            move || {
+                for round in 1..=ROUNDS {
+                    reach(&start, round);
+                    doorbell.wake(&waiter);
+                    woke.store(round, Ordering::Release);
+                }
+            }
+        });
+        let mut missed = 0;
+        for round in 1..=ROUNDS {
+            // An armed doorbell makes the turn take the list, as `answer` would.
+            doorbell.armed.store(true, Ordering::SeqCst);
+            start.store(round, Ordering::Release);
+            doorbell.turn();
+            reach(&woke, round);
+            if !woken(&waiter) {
+                if !doorbell.armed.load(Ordering::SeqCst) {
+                    missed += 1;
+                }
+                // Take the wake the next turn would, and check it is there.
+                doorbell.turn();
+                assert!(woken(&waiter), "round {round}: the wake was not listed");
+            }
+            // The task found its queue empty: wakes list it again.
+            assert_eq!(waiter.take_or_idle(|| Ok::<Option<()>, ()>(None)), Ok(None));
+        }
+        waking.join().expect("the waking thread");
+        assert_eq!(missed, 0, "wakes neither taken nor left armed, of {ROUNDS}");
+    }
+
+    /// Returns once `counter` has reached `value`: spins, so that two threads on two cores
+    /// leave their waits together, and then yields, so that one core also gets there.
+    fn reach(counter: &AtomicUsize, value: usize) {
+        let mut spins = 0u32;
+        while counter.load(Ordering::Acquire) < value {
+            if spins < 1000 {
+                spins += 1;
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
     /// Inside a task, which tokio gives a budget of operations per poll, `take_ready` takes
     /// everything queued: an empty answer for lack of budget would leave messages no wake
     /// comes for. Once the senders are gone and the queue is empty, it says so.
