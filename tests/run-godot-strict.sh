@@ -21,12 +21,12 @@ if ! cargo build --workspace --lib; then
     echo "godot-strict: 0 passed, 1 failed"
     exit 1
 fi
-rm -rf "$project" "$logs"
-cp -r "$repo/tests/godot" "$project"
-rm -rf "$project/addons/webrtc_rs" "$project/.godot/imported"
-mkdir -p "$project/addons/webrtc_rs/lib"
-cp "$host_target/debug/libwebrtc_godot.so" "$project/addons/webrtc_rs/lib/libwebrtc_godot.linux.x86_64.so"
-"$repo/tools/write-manifest.py" "$repo/webrtc.gdextension" "$project/addons/webrtc_rs" >/dev/null
+rm -rf "$logs"
+if ! "$repo/tests/tools/test-project.sh" "$project" "$host_target/debug/libwebrtc_godot.so" \
+    libwebrtc_godot.linux.x86_64.so; then
+    echo "godot-strict: 0 passed, 1 failed"
+    exit 1
+fi
 
 names=()
 for script in "$project"/tests/test_*.gd; do

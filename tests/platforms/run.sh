@@ -114,11 +114,7 @@ echo "  Wine: $(grep -h "getsockopt" "$results/v6only.log")"
 # --- Linux arm64 --------------------------------------------------------------------------------
 if arm_godot=$("$repo/tests/tools/provision-arm64-godot.sh" 2>"$results/provision-arm64.log"); then
     project="$results/godot-arm64"
-    cp -r "$repo/tests/godot" "$project"
-    rm -rf "$project/addons/webrtc_rs" "$project/.godot/imported"
-    mkdir -p "$project/addons/webrtc_rs/lib"
-    cp "$lib/libwebrtc_godot.linux.arm64.so" "$project/addons/webrtc_rs/lib/"
-    "$repo/tools/write-manifest.py" "$repo/webrtc.gdextension" "$project/addons/webrtc_rs" >/dev/null
+    "$repo/tests/tools/test-project.sh" "$project" "$lib/libwebrtc_godot.linux.arm64.so"
     start=$SECONDS
     GODOT_BIN="$arm_godot" GODOT_PROJECT="$project" GODOT_LOGS="$results/godot-arm64-logs" GODOT_TIME_FACTOR=3 \
         "$repo/tests/run-godot-tests.sh" test_extension_class test_handshake test_multiplayer_mesh | sed 's/^/  /'
