@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The headless Godot suite again, against a debug build of the library: there gdext keeps its
 # strict safeguards, the checks for Rust code that misuses its types (a `Gd` of a freed object, a
-# read-only array written, an index out of bounds, a call with the wrong argument). Release builds
-# leave them out (`safeguards-release-disengaged` in Cargo.toml) so that a game can call the plugin
-# from any thread; this run shows that the plugin's own code never trips them. test_threads is
-# left out because the strict checks include gdext's main-thread assertion, which is exactly what
-# that scene goes past.
+# read-only array written, an index out of bounds). Release builds leave them out
+# (`safeguards-release-disengaged` in Cargo.toml) so that a game can call the plugin from any
+# thread; this run shows that the plugin's own code never trips them. test_threads is left out
+# because the strict checks include gdext's main-thread assertion, which is exactly what that
+# scene goes past.
 # Prints one "godot-strict: N passed, N failed" line at the end; exits non-zero when anything failed.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
