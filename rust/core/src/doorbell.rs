@@ -535,14 +535,22 @@ mod tests {
     }
 
     /// Returns once `counter` has reached `value`: spins, so that two threads on two cores
-    /// leave their waits together, and then yields, so that one core also gets there.
+    /// leave their waits together, and then yields, so that one core also gets there. Fails
+    /// after 10 s, so that a thread that died fails the test instead of hanging it.
     fn reach(counter: &AtomicUsize, value: usize) {
         let mut spins = 0u32;
+        let mut deadline = None;
         while counter.load(Ordering::Acquire) < value {
             if spins < 1000 {
                 spins += 1;
                 std::hint::spin_loop();
             } else {
+                let deadline =
+                    *deadline.get_or_insert_with(|| Instant::now() + Duration::from_secs(10));
+                assert!(
+                    Instant::now() < deadline,
+                    "round {value} never began or ended"
+                );
                 std::thread::yield_now();
             }
         }
